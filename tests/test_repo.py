@@ -1,0 +1,30 @@
+"Repository-level checks: the README quick start, the CI script and the notebook/package sync."
+import re, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def quickstart_commands():
+    "The shell commands in the README's Quick start section."
+    text = (ROOT/"README.md").read_text()
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section, flags=re.S)
+
+def test_readme_has_exactly_two_quickstart_commands():
+    cmds = quickstart_commands()
+    assert len(cmds) == 2, cmds
+    assert all("\n" not in c and c.startswith("pip install -e ") for c in cmds), cmds
+
+def test_ci_runs_the_readme_test_command():
+    test_cmd = quickstart_commands()[1]
+    ci_lines = (ROOT/".ci"/"run").read_text().splitlines()
+    assert test_cmd in ci_lines
+
+def test_readme_generated_from_index():
+    r = subprocess.run([sys.executable, str(ROOT/"tools"/"readme.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+def test_cli_help_lists_commands():
+    r = subprocess.run(["cde", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for c in ("data", "train", "generate", "fid", "evaluate", "validate"): assert f"  {c} " in r.stdout

@@ -1,0 +1,26 @@
+"""Write README.md from nbs/index.ipynb (nbdev_readme needs Quarto, which cannot be installed here).
+
+Usage: python tools/readme.py          # rewrite README.md
+       python tools/readme.py --check  # exit 1 when README.md is out of date
+"""
+import sys
+from pathlib import Path
+import nbformat
+from nbconvert import MarkdownExporter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def render() -> str:
+    "README text: the markdown cells of nbs/index.ipynb, as nbconvert renders them."
+    nb = nbformat.read(ROOT/"nbs"/"index.ipynb", as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "markdown"]
+    body, _ = MarkdownExporter().from_notebook_node(nb)
+    return "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
+
+if __name__ == "__main__":
+    text, readme = render(), ROOT/"README.md"
+    if "--check" in sys.argv:
+        ok = readme.exists() and readme.read_text() == text
+        print("README.md is up to date" if ok else "README.md is out of date: run python tools/readme.py")
+        sys.exit(0 if ok else 1)
+    readme.write_text(text); print(f"wrote {readme}")
