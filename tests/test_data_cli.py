@@ -1,0 +1,83 @@
+"`cde data` and `cde download`: listing, summaries, the missing-data message, and offline download failure."
+import json, os, re, subprocess, sys, time
+from pathlib import Path
+import pytest
+from cde.data import cli_data, cli_download, download_domain, DownloadError
+
+SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
+
+def cde(*args, cache):
+    env = {**os.environ, "CDE_CACHE": str(cache)}
+    return subprocess.run(["cde", *args], capture_output=True, text=True, env=env, timeout=300)
+
+def test_list(tmp_path):
+    r = cde("data", "--list", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    names = [l.split()[0] for l in r.stdout.splitlines()]
+    assert set(names) == {"nuclei", "blood", "colon", "folder", "sample"}
+    assert "Data Science Bowl" in r.stdout and "EMBEDDED" in r.stdout
+
+def test_sample_summary_without_data(tmp_path):
+    r = cde("data", "--dataset", "sample", "--summary", "--quiet", cache=tmp_path/"c")
+    assert r.returncode == 0, r.stderr
+    assert "skimage.data.immunohistochemistry" in r.stdout and "uint8 64x64x1" in r.stdout and "(decoded now)" in r.stdout
+    r2 = cde("data", "--dataset", "sample", "--json", "--quiet", cache=tmp_path/"c")
+    s = json.loads(r2.stdout)
+    assert s["from_cache"] is True and s["shape"] == [64, 64, 1] and sum(s["counts"].values()) == s["crops"] >= 100
+
+@pytest.mark.skipif(not (SHARED/"nuclei"/"dev").is_dir(), reason="shared data missing")
+def test_folder_nuclei_summary_matches_readme(tmp_path):
+    r = cde("data", "--dataset", "folder", "--data-dir", str(SHARED/"nuclei"/"dev"), "--summary", "--quiet", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"per class\s+nucleus 6000\b", r.stdout), r.stdout
+    assert re.search(r"source images 496\b", r.stdout) and "uint8 64x64x1 (1 channel)" in r.stdout
+    assert "cache file" in r.stdout
+
+def test_summary_reports_skips(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+    monkeypatch.setenv("CDE_CACHE", str(tmp_path/"c"))
+    (tmp_path/"d"/"x").mkdir(parents=True)
+    for i, p in enumerate(sorted((SHARED/"blood"/"dev"/"cancer").glob("*.png"))[:3]): Image.open(p).save(tmp_path/"d"/"x"/f"{i}.png")
+    (tmp_path/"d"/"x"/"broken.png").write_bytes(b"nope")
+    with pytest.warns(UserWarning): assert cli_data(["--dataset", "folder", "--data-dir", str(tmp_path/"d"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped      1 file(s)" in out and "broken.png" in out and "x 3" in out
+
+def test_missing_dir_names_both_ways_out(tmp_path):
+    r = cde("data", "--dataset", "nuclei", "--data-dir", str(tmp_path/"nope"), "--quiet", cache=tmp_path)
+    assert r.returncode == 1
+    assert "stage1_train/<id>/images/<id>.png" in r.stderr and "--data-dir" in r.stderr and "cde download nuclei" in r.stderr
+    assert "Traceback" not in r.stderr
+
+def test_bad_options(tmp_path, capsys):
+    for argv, msg in ((["--dataset", "nope"], "allowed: folder"), (["--dataset", "sample", "--size", "3"], "--size"),
+                      (["--dataset", "sample", "--channels", "2"], "--channels"), ([], "--list or --dataset")):
+        with pytest.raises(SystemExit) as e: cli_data(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+
+def test_download_offline_fails_fast_with_layout(tmp_path):
+    "A mirror that cannot be reached (closed local port) stands in for no network; no real download is attempted."
+    t = time.time()
+    r = cde("download", "colon", "--out", str(tmp_path/"colon"), "--timeout", "2", "--quiet",
+            "--url-base", "http://127.0.0.1:9", cache=tmp_path)
+    assert time.time() - t < 60
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "cannot download http://127.0.0.1:9/BBBC018/BBBC018_v1_images.zip" in r.stderr
+    assert "BBBC018_v1_images/<field>-{DNA,actin,pH3}.DIB" in r.stderr and "--data-dir" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not list((tmp_path/"colon").glob("*.part"))
+
+def test_download_nuclei_offline_message(tmp_path):
+    with pytest.raises(DownloadError, match=r"stage1_train/<id>/images.*\n.*--data-dir"):
+        download_domain("nuclei", tmp_path, timeout=2, url_base="http://127.0.0.1:9", progress=False)
+
+def test_download_blood_needs_kagglehub(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)   # as if not installed
+    assert cli_download(["blood", "--out", str(tmp_path/"b")]) == 1
+    err = capsys.readouterr().err
+    assert "pip install kagglehub" in err and "C-NMC_Leukemia/training_data" in err
+
+def test_download_nothing_for_sample_and_folder(capsys):
+    assert cli_download(["sample"]) == 2 and "embedded" in capsys.readouterr().err
+    assert cli_download(["folder"]) == 2 and "your own data" in capsys.readouterr().err
+    with pytest.raises(SystemExit): cli_download(["nope"])
