@@ -53,7 +53,7 @@ def main(argv=None):
         if d == "blood" and not a.no_figure:
             import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
             aft, rp = curate(cs, {"normalize": "reinhard"}, progress=False)
-            fig = curation_figure(cs, aft, rp); fig.savefig(ROOT/"figures"/"curation_blood.png", dpi=120); plt.close(fig)
+            fig = curation_figure(cs, aft, rp, title="blood (ALL, dev)"); fig.savefig(ROOT/"figures"/"curation_blood.png", dpi=120); plt.close(fig)
     save_json(res, ROOT/"bench"/"results"/"curate.json")
     print("wrote bench/results/curate.json")
 

@@ -2,7 +2,7 @@
 import json, os, re, subprocess, sys, time
 from pathlib import Path
 import pytest
-from cde.data import cli_data, cli_download, download_domain, DownloadError
+from cde.data import cli_data, cli_download, download_domain, DownloadError, load_domain
 
 SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
 
@@ -81,3 +81,34 @@ def test_download_nothing_for_sample_and_folder(capsys):
     assert cli_download(["sample"]) == 2 and "embedded" in capsys.readouterr().err
     assert cli_download(["folder"]) == 2 and "your own data" in capsys.readouterr().err
     with pytest.raises(SystemExit): cli_download(["nope"])
+
+@pytest.fixture
+def local_mirror(tmp_path):
+    "A local HTTP server whose BBBC038/stage1_train.zip holds the real raw DSB2018 fields (no top folder)."
+    import functools, http.server, threading, zipfile
+    site = tmp_path/"site"; (site/"BBBC038").mkdir(parents=True)
+    src = SHARED/"raw"/"dsb2018"/"stage1_train"
+    with zipfile.ZipFile(site/"BBBC038"/"stage1_train.zip", "w") as z:
+        for p in sorted(src.rglob("*.png")): z.write(p, p.relative_to(src).as_posix())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", site
+    srv.shutdown()
+
+def test_download_from_mirror_then_load(tmp_path, local_mirror, monkeypatch, capsys):
+    from cde.config import sha256_file
+    from cde.data import download_file
+    base, site = local_mirror
+    monkeypatch.setenv("CDE_CACHE", str(tmp_path/"cache"))
+    assert cli_download(["nuclei", "--url-base", base, "--quiet", "--timeout", "5"]) == 0   # into the default data dir
+    out = capsys.readouterr().out
+    assert sha256_file(site/"BBBC038"/"stage1_train.zip") in out
+    cs = load_domain("nuclei", progress=False)   # no data_dir: found where `cde download` put it
+    direct = load_domain("nuclei", SHARED/"raw"/"dsb2018", progress=False)
+    assert len(cs) == len(direct) and cs.checksum() == direct.checksum()
+    assert cli_download(["nuclei", "--url-base", base, "--quiet"]) == 0 and "already downloaded" in capsys.readouterr().out
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_file(f"{base}/BBBC038/stage1_train.zip", tmp_path/"x.zip", sha256="0" * 64, progress=False)
+    assert not (tmp_path/"x.zip").exists() and not (tmp_path/"x.zip.part").exists()

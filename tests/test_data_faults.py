@@ -175,3 +175,15 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="channels must be 1 or 3"): load_domain("sample", channels=2)
     with pytest.raises(ValueError, match="at least 8"): load_domain("sample", size=4)
     with pytest.raises(ValueError, match="unknown dataset"): load_domain("bloodd", "/tmp")
+
+def test_meta_csv_sources_licence_and_bad_columns(tmp_path):
+    root = good_tree(tmp_path/"d")
+    rows = ["file,source_image,licence"] + [f"d/{c}/{i}.png,field-{c}-{i // 2},CC0-1.0" for c in ("cancer", "normal") for i in range(3)]
+    (tmp_path/"meta.csv").write_text("\n".join(rows) + "\n")
+    cs = load_domain("folder", root, progress=False)
+    assert sorted(set(cs.sources)) == ["field-cancer-0", "field-cancer-1", "field-normal-0", "field-normal-1"]
+    assert cs.meta["licence"] == "CC0-1.0" and cs.meta["read_report"]["meta_csv"].endswith("meta.csv")
+    (tmp_path/"meta.csv").write_text("name,whatever\na,b\n")
+    with pytest.warns(UserWarning, match="lacks the columns"):
+        cs = load_domain("folder", root, progress=False)
+    assert len(set(cs.sources)) == 6 and cs.meta["licence"] == "not declared (your own data)"

@@ -159,3 +159,14 @@ def test_nuclei_class_tree_and_cache():
     assert (a.meta["from_cache"], b.meta["from_cache"]) == (False, True)
     assert a.checksum() == b.checksum() and (a.sources == b.sources).all() and Path(b.meta["cache_file"]).exists()
     no_shared_sources(standard_split(b, seed=0))
+
+def test_colon_class_tree_groups_fields_into_samples():
+    "The shared colon crops name their BBBC018 field; the split unit becomes the sample of 4 fields."
+    cs = load_domain("colon", SHARED/"colon"/"dev", progress=False)
+    rows = list(csv.DictReader(open(SHARED/"colon"/"meta.csv")))
+    fields = sorted({r["source_image"].rsplit("/", 1)[-1] for r in rows})
+    assert cs.counts() == {"cell": len(rows)} and cs.images.shape[1:] == (64, 64, 3)
+    assert cs.meta["n_sources"] == len(set(bbbc018_samples(fields).values())) == 10
+    parts = standard_split(cs, seed=0)
+    no_shared_sources(parts)   # a field belongs to exactly one sample, so no field is split either
+    assert sum(len(set(p.sources)) for p in parts.values()) == 10
