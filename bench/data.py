@@ -1,8 +1,8 @@
 """Benchmark `cde.data.load_domain`: crops per second for the first ingest (empty cache) and for a cached reload.
 
 Usage: python bench/data.py [--repeats 3] [--out bench/results/data.json]
-Reads ../shared/data/nuclei/dev (6000 PNG crops, class-tree layout) and ../shared/data/raw/dsb2018 (native DSB2018
-fields + masks); the cache lives in a temporary CDE_CACHE that is deleted afterwards.
+Reads ../shared/data/nuclei/dev (6000 PNG crops, class-tree layout), ../shared/data/raw/dsb2018 (native DSB2018
+fields + masks) and two more raw layouts; the cache lives in a temporary CDE_CACHE that is deleted afterwards.
 """
 import argparse, json, os, shutil, statistics, sys, tempfile, time
 from pathlib import Path
@@ -10,7 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/"shared"/"data"
 CASES = [("nuclei", SHARED/"nuclei"/"dev", "shared nuclei dev crops (folder layout)"),
-         ("nuclei", SHARED/"raw"/"dsb2018", "raw DSB2018 stage1_train fields + masks")]
+         ("nuclei", SHARED/"raw"/"dsb2018", "raw DSB2018 stage1_train fields + masks"),
+         ("colon", SHARED/"raw"/"bbbc018", "raw BBBC018 DIB fields + outlines"),
+         ("blood", SHARED/"raw"/"all_taleqani", "raw Taleqani ALL smear fields (stain-colour detector)")]
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
                 t = time.perf_counter(); c2 = load_domain(name, root, progress=False); reload.append(time.perf_counter() - t)
                 assert c2.meta["from_cache"] is True and c2.checksum() == cs.checksum()
             n, tf, tr = len(cs), statistics.median(first), statistics.median(reload)
-            r = {"dataset": name, "data": str(root.relative_to(SHARED.parent)), "what": what, "n": n,
+            r = {"dataset": name, "data": str(root.relative_to(SHARED.parents[1])), "what": what, "n": n,
                  "shape": list(cs.images.shape[1:]), "repeats": a.repeats,
                  "first_ingest_s": round(tf, 3), "first_ingest_crops_per_s": round(n / tf, 1),
                  "cached_reload_s": round(tr, 4), "cached_reload_crops_per_s": round(n / tr, 1),

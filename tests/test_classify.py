@@ -1,0 +1,218 @@
+"Classifier validation (cde.classify): architectures, metrics, clean test splits, protocols and the `cde validate` CLI."
+import csv, json, shutil, warnings
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn import metrics as skm
+
+from cde import classify as C
+from cde.config import save_json
+from cde.data import read_folder, standard_split
+
+BLOOD = Path(__file__).resolve().parents[2]/"shared"/"data"/"blood"
+
+
+# ---------------------------------------------------------------- architectures
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("arch", C.ARCHITECTURES)
+def test_architecture_takes_a_training_step(arch, channels):
+    "Every architecture trains one step on 32 px and on 64 px crops, with 1 or 3 channels (batch 2)."
+    torch.manual_seed(0)
+    m = C.build_classifier(arch, 2, channels)
+    opt = torch.optim.SGD(m.parameters(), lr=0.01)
+    m.train()
+    for size in (32, 64):
+        before = [p.detach().clone() for p in m.parameters() if p.requires_grad][-1]
+        out = m(torch.rand(2, channels, size, size) * 2 - 1)
+        assert out.shape == (2, 2)
+        loss = F.cross_entropy(out, torch.tensor([0, 1]))
+        opt.zero_grad(); loss.backward(); opt.step()
+        assert torch.isfinite(loss)
+        after = [p.detach() for p in m.parameters() if p.requires_grad][-1]
+        assert not torch.equal(before, after), f"{arch} head did not move at {size} px"
+
+
+def test_unknown_architecture_lists_allowed():
+    with pytest.raises(ValueError, match="allowed: resnet50, densenet121, efficientnet_b0, vgg16, inception_v3"):
+        C.build_classifier("resnet18", 2, 3)
+
+
+# ---------------------------------------------------------------- metrics
+
+def _from_confusion(cm):
+    "y_true, y_pred realising confusion matrix `cm` (rows true, columns predicted)."
+    yt, yp = [], []
+    for i, row in enumerate(cm):
+        for j, n in enumerate(row): yt += [i] * n; yp += [j] * n
+    return np.array(yt), np.array(yp)
+
+
+def test_binary_metrics_equal_sklearn_and_hand_values():
+    # classes ['cancer', 'normal']: cancer (index 0) is the positive class, as in the paper
+    yt, yp = _from_confusion([[40, 10], [5, 45]])
+    proba = np.where(yp[:, None] == np.arange(2), 0.8, 0.2)
+    m = C.classification_metrics(yt, yp, proba, ["cancer", "normal"])
+    assert m["accuracy"] == pytest.approx(0.85)
+    assert m["recall"] == pytest.approx(40 / 50) == pytest.approx(skm.recall_score(yt, yp, pos_label=0))
+    assert m["precision"] == pytest.approx(40 / 45) == pytest.approx(skm.precision_score(yt, yp, pos_label=0))
+    assert m["f1"] == pytest.approx(80 / 95) == pytest.approx(skm.f1_score(yt, yp, pos_label=0))
+    assert m["balanced_accuracy"] == pytest.approx((0.8 + 0.9) / 2)
+    assert m["auroc"] == pytest.approx(skm.roc_auc_score(yt == 0, proba[:, 0]))
+
+
+def test_multiclass_metrics_are_macro_sklearn():
+    yt, yp = _from_confusion([[30, 2, 3], [4, 20, 1], [0, 5, 10]])
+    proba = np.eye(3)[yp] * 0.7 + 0.1
+    m = C.classification_metrics(yt, yp, proba, ["platelets", "rbc", "wbc"])
+    for k, f in (("recall", skm.recall_score), ("precision", skm.precision_score), ("f1", skm.f1_score)):
+        assert m[k] == pytest.approx(f(yt, yp, average="macro"))
+    assert m["auroc"] == pytest.approx(skm.roc_auc_score(yt, proba, multi_class="ovr", average="macro"))
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_value():
+    yt, yp = _from_confusion([[40, 10], [5, 45]])
+    groups = np.arange(len(yt)) // 4  # 25 "source fields" of 4 crops
+    a = C.bootstrap_metrics(yt, yp, None, ["cancer", "normal"], n_boot=200, seed=3, groups=groups)
+    b = C.bootstrap_metrics(yt, yp, None, ["cancer", "normal"], n_boot=200, seed=3, groups=groups)
+    assert a["accuracy"] == b["accuracy"] and a["_bootstrap"]["unit"] == "source"
+    assert a["accuracy"]["lo"] < 0.85 < a["accuracy"]["hi"]
+
+
+# ---------------------------------------------------------------- a small real data tree (blood dev subset)
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    "A root/<class>/ tree of real blood crops from 40 source fields per class, with its meta.csv."
+    if not (BLOOD/"meta.csv").exists(): pytest.skip("shared/data/blood is not available")
+    root = tmp_path_factory.mktemp("blood_tiny")/"dev"
+    rows = list(csv.DictReader(open(BLOOD/"meta.csv")))
+    keep = []
+    for c in ("cancer", "normal"):
+        srcs = sorted({r["source_image"] for r in rows if r["class"] == c and r["split"] == "dev"})[:40]
+        keep += [r for r in rows if r["source_image"] in set(srcs) and r["class"] == c]
+    for r in keep:
+        dst = root/r["file"].split("/", 1)[1]; dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(BLOOD/r["file"], dst)
+    with open(root/"meta.csv", "w", newline="") as f:
+        w = csv.writer(f); w.writerow(["file", "source_image"])
+        for r in keep: w.writerow([r["file"].split("/", 1)[1], r["source_image"]])
+    return root
+
+
+@pytest.fixture(scope="module")
+def stand_in(tiny, tmp_path_factory):
+    """A STAND-IN synthetic folder for plumbing tests only: real crops of the train split written as PNGs.
+    It tests bookkeeping, never a generator."""
+    from PIL import Image
+    cs, _ = read_folder(tiny, 3, 64)
+    tr = standard_split(cs, 0)["train"]
+    out = tmp_path_factory.mktemp("stand_in")
+    for i, (a, l) in enumerate(zip(tr.images, tr.labels)):
+        d = out/tr.classes[l]; d.mkdir(exist_ok=True)
+        Image.fromarray(a).save(d/f"s{i:04d}.png")
+    return out
+
+
+def test_standard_split_test_shares_no_source_or_image_with_training(tiny):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cs, _ = read_folder(BLOOD/"dev", 3, 32)
+    sp = standard_split(cs, 0)
+    test_src = set(sp["test"].sources)
+    assert not test_src & set(sp["train"].sources) and not test_src & set(sp["val"].sources)
+    # the ALL set duplicates some fields under two names: the cleaned test split has no pixel twin in training
+    clean, dropped = C.drop_duplicates_of(sp["test"], [sp["train"], sp["val"]])
+    assert dropped > 0
+    assert not C._pixel_hashes(clean) & (C._pixel_hashes(sp["train"]) | C._pixel_hashes(sp["val"]))
+    C.check_no_overlap(clean, [("train", sp["train"]), ("val", sp["val"])])
+    with pytest.raises(ValueError, match="overlaps the train"):
+        C.check_no_overlap(sp["test"], [("train", C.concat_sets(sp["train"], sp["test"].subset([0])))])
+
+
+# ---------------------------------------------------------------- CLI: bad input fails before training
+
+def _cli(argv, capsys):
+    rc = C.cli_validate([str(a) for a in argv]); return rc, capsys.readouterr().err
+
+
+def test_cli_unknown_protocol_and_model(tmp_path, capsys):
+    rc, err = _cli(["--protocol", "tstx", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "allowed: tstr, trtr, mixed, imbalance" in err
+    rc, err = _cli(["--protocol", "trtr", "--models", "resnet50,alexnet", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "'alexnet'" in err and "allowed: resnet50, densenet121" in err
+    rc, err = _cli(["--protocol", "tstr", "--dataset", "folder", "--data-dir", tmp_path, "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "needs --synthetic" in err
+    assert not (tmp_path/"o").exists()
+
+
+def test_cli_synthetic_without_the_real_classes(tiny, stand_in, tmp_path, capsys):
+    only_cancer = tmp_path/"synth"; shutil.copytree(stand_in/"cancer", only_cancer/"cancer")
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--synthetic", only_cancer, "--protocol", "tstr",
+                    "--models", "efficientnet_b0", "--profile", "smoke", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "lacks the real classes 'normal'" in err and not (tmp_path/"o").exists()
+    # a GAN run directory whose classes lack 'normal'
+    run = tmp_path/"run"; run.mkdir()
+    save_json({"dataset": "folder", "data_dir": str(tiny), "classes": ["cancer"], "split_seed": 0}, run/"config.json")
+    save_json({"sources": {"train": []}}, run/"data.json")
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--synthetic", run, "--protocol", "tstr",
+                    "--models", "resnet50", "--profile", "smoke", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "lacks the real classes 'normal'" in err
+
+
+def test_cli_test_split_overlapping_gan_training_sources(tiny, tmp_path, capsys):
+    cs, _ = read_folder(tiny, 3, 64)
+    test_sources = sorted(set(standard_split(cs, 0)["test"].sources))
+    run = tmp_path/"run"; run.mkdir()
+    save_json({"dataset": "folder", "data_dir": str(tiny), "classes": ["cancer", "normal"], "split_seed": 0}, run/"config.json")
+    save_json({"sources": {"train": test_sources[:2]}}, run/"data.json")  # as if the GAN had seen test fields
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--synthetic", run, "--protocol", "tstr",
+                    "--models", "resnet50", "--profile", "smoke", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "overlaps the GAN's training sources" in err and not (tmp_path/"o").exists()
+
+
+def test_cli_external_test_dir_checks(tiny, tmp_path, capsys):
+    wrong = tmp_path/"wrong"; shutil.copytree(tiny/"cancer", wrong/"cancer"); shutil.copytree(tiny/"normal", wrong/"benign")
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+                    "--profile", "smoke", "--test-dir", wrong, "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "--test-dir: classes" in err
+    same = tmp_path/"same"; shutil.copytree(tiny/"cancer", same/"cancer"); shutil.copytree(tiny/"normal", same/"normal")
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+                    "--profile", "smoke", "--test-dir", same, "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "pixel-identical" in err and not (tmp_path/"o").exists()
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+                    "--profile", "smoke", "--test-dir", tmp_path/"none", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "--test-dir" in err
+
+
+# ---------------------------------------------------------------- CLI: a smoke run writes Table 1
+
+def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
+    out = tmp_path/"val"
+    rc = C.cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--synthetic", str(stand_in),
+                         "--protocol", "tstr,trtr,mixed,imbalance", "--models", "efficientnet_b0", "--profile", "smoke",
+                         "--imbalance-class", "normal", "--seed", "0", "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((out/"results.json").read_text())
+    arms = [r["protocol"] for r in res["rows"]]
+    assert arms == ["tstr", "trtr", "mixed", "imbalance_real_normal", "imbalance_restored_normal"]
+    by = {r["protocol"]: r for r in res["rows"]}
+    assert by["tstr"]["n_real"] == 0 and by["tstr"]["n_synthetic"] == 24  # smoke: 12 per class
+    assert by["trtr"]["n_synthetic"] == 0 and by["mixed"]["n_synthetic"] == by["mixed"]["n_real"] == 24
+    assert by["imbalance_restored_normal"]["n_real"] + by["imbalance_restored_normal"]["n_synthetic"] == 24
+    for r in res["rows"]:
+        for k in C.METRICS[:4]: assert 0 <= r["metrics"][k]["lo"] <= r["metrics"][k]["value"] <= r["metrics"][k]["hi"] <= 1
+    header = (out/"table1.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["Model", "Protocol", "Accuracy"]
+    assert [h for h in header if h in ("Accuracy", "Recall", "Precision", "F1")] == ["Accuracy", "Recall", "Precision", "F1"]
+    md = (out/"table1.md").read_text()
+    assert "| EfficientNet-B0 | tstr |" in md and "96.3" in md  # paper accuracy beside TSTR
+    assert "\\begin{tabular}" in (out/"table1.tex").read_text()
+    assert len(list(out.glob("confusion_*.png"))) == 5
+    cfg = json.loads((out/"config.json").read_text())
+    assert cfg["protocols"] == ["tstr", "trtr", "mixed", "imbalance"] and cfg["split_seed"] == 0
+    # runs are never overwritten
+    assert C.cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16",
+                           "--profile", "smoke", "--out", str(out)]) == 2
