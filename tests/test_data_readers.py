@@ -170,3 +170,14 @@ def test_colon_class_tree_groups_fields_into_samples():
     parts = standard_split(cs, seed=0)
     no_shared_sources(parts)   # a field belongs to exactly one sample, so no field is split either
     assert sum(len(set(p.sources)) for p in parts.values()) == 10
+
+def test_taleqani_kaggle_layout_reads_only_original(tmp_path):
+    "Kaggle's copy has Original/ and Segmented/ with the same class folders: only Original fields are read."
+    src = RAW/"all_taleqani"/"images"/"Original"
+    for top in ("Original", "Segmented"):
+        for c in src.iterdir():
+            (tmp_path/top/c.name).mkdir(parents=True)
+            for p in c.glob("*.jpg"): (tmp_path/top/c.name/p.name).symlink_to(p)
+    a = load_domain("blood", tmp_path, progress=False)
+    b = load_domain("blood", RAW/"all_taleqani", progress=False)
+    assert a.checksum() == b.checksum() and list(a.sources) == list(b.sources)

@@ -73,7 +73,7 @@ def cde_train(*args, **kw):
 
 def test_sigkill_and_resume_gives_identical_weights(blood, tmp_path):
     args = ["--dataset", "folder", "--data-dir", blood, "--size", 32, "--profile", "smoke", "--model", "cde", "--seed", 7,
-            "--device", "cpu", "--set", "epochs=12", "--no-progress"]
+            "--device", "cpu", "--set", "epochs=8", "--no-progress"]
     ref = cde_train(*args, "--out", tmp_path/"ref"); out, _ = ref.communicate(timeout=300)
     assert ref.returncode == 0, out
     run = tmp_path/"killed"
