@@ -37,6 +37,9 @@ def main(argv=None):
     res = {"what": "FID vs held-out real test crops after the same wall-clock training budget", "budget_s": budget,
            "size": a.size, "n_generated": a.n, "threads": a.threads, "seed": a.seed, "results": [],
            "environment": environment_info("cpu")}
+    if out.exists():  # keep rows of other domains/models measured by earlier invocations (each row records its own n and budget)
+        old = load_json(out)
+        res["results"] = [r for r in old.get("results", []) if (r["domain"], r["model"]) not in {(d, m) for d in a.domains for m in a.models}]
     for dom in a.domains:
         for m in a.models:
             run = Path(a.runs)/f"{dom}_{m}_{int(budget)}s_seed{a.seed}"
@@ -50,13 +53,13 @@ def main(argv=None):
             fake = generate(run, a.n, seed=a.seed)
             r = compute_fid(fake, test, names=(f"{dom}-{m}", f"{dom}-test"), kid=True)
             st = load_json(run/"status.json")
-            row = {"domain": dom, "model": m, "fid": round(r["fid"], 2), "kid": r.get("kid"), "n_fake": r["n_a"], "n_real": r["n_b"],
+            row = {"domain": dom, "model": m, "budget_s": budget, "fid": round(r["fid"], 2), "kid": r.get("kid"), "n_fake": r["n_a"], "n_real": r["n_b"],
                    "mode": r["mode"], "steps": st["steps"], "train_wall_s": round(train_s, 1), "run_dir": str(run)}
             res["results"].append(row); print(json.dumps(row), flush=True)
             save_json(res, out)
     print(f"\n{'domain':8} {'model':6} {'FID':>8} {'n_fake':>7} {'n_real':>7}")
     for r in res["results"]: print(f"{r['domain']:8} {r['model']:6} {r['fid']:>8} {r['n_fake']:>7} {r['n_real']:>7}")
-    for dom in a.domains:
+    for dom in sorted({r["domain"] for r in res["results"]}):
         f = {r["model"]: r["fid"] for r in res["results"] if r["domain"] == dom}
         if {"dcgan", "cde"} <= set(f):
             ok = f["cde"] <= f["dcgan"] / 2

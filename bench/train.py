@@ -14,6 +14,7 @@ def one(a):
     "Child process: one timed training run; prints a JSON line."
     import torch
     from cde.train import train
+    a.threads = a.threads[0]
     from cde.config import load_json
     torch.set_num_threads(a.threads)
     out = Path(tempfile.mkdtemp())/"run"

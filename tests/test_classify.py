@@ -14,17 +14,25 @@ from cde.data import read_folder, standard_split
 BLOOD = Path(__file__).resolve().parents[2]/"shared"/"data"/"blood"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    "Tiny batches run faster on one thread (and the CI machine is shared); restored afterwards."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # ---------------------------------------------------------------- architectures
 
-@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("channels,sizes", [(1, (32, 64)), (3, (64, 32))], ids=["1ch", "3ch"])
 @pytest.mark.parametrize("arch", C.ARCHITECTURES)
-def test_architecture_takes_a_training_step(arch, channels):
-    "Every architecture trains one step on 32 px and on 64 px crops, with 1 or 3 channels (batch 2)."
+def test_architecture_takes_a_training_step(arch, channels, sizes):
+    "Every architecture trains on 32 px and on 64 px crops, with 1 and with 3 channels (batch 2)."
     torch.manual_seed(0)
     m = C.build_classifier(arch, 2, channels)
     opt = torch.optim.SGD(m.parameters(), lr=0.01)
     m.train()
-    for size in (32, 64):
+    for size in sizes:
         before = [p.detach().clone() for p in m.parameters() if p.requires_grad][-1]
         out = m(torch.rand(2, channels, size, size) * 2 - 1)
         assert out.shape == (2, 2)
@@ -70,6 +78,16 @@ def test_multiclass_metrics_are_macro_sklearn():
     for k, f in (("recall", skm.recall_score), ("precision", skm.precision_score), ("f1", skm.f1_score)):
         assert m[k] == pytest.approx(f(yt, yp, average="macro"))
     assert m["auroc"] == pytest.approx(skm.roc_auc_score(yt, proba, multi_class="ovr", average="macro"))
+
+
+def test_bootstrap_replicate_formulas_equal_sklearn():
+    rng = np.random.default_rng(1)
+    for n, pos in ((2, 0), (3, None), (4, None)):
+        for _ in range(5):
+            t, p = rng.integers(0, n, 150), rng.integers(0, n, 150); s = rng.dirichlet(np.ones(n), 150)
+            ref = C.classification_metrics(t, p, s, ["cancer", "b", "c", "d"][:n])
+            got = C.fast_metrics(t, p, s, n, pos)
+            for k in C.METRICS: assert got[k] == pytest.approx(ref[k], abs=1e-12), (n, k)
 
 
 def test_bootstrap_interval_is_seeded_and_brackets_the_value():
@@ -216,3 +234,43 @@ def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
     # runs are never overwritten
     assert C.cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16",
                            "--profile", "smoke", "--out", str(out)]) == 2
+
+
+# ---------------------------------------------------------------- TSTR with a real (smoke-profile) GAN run
+
+def test_tstr_with_a_gan_run(tiny, tmp_path, capsys):
+    "The full TSTR path through cde.train: a smoke GAN run on the tiny blood tree, then `cde validate` on it."
+    train = pytest.importorskip("cde.train")
+    run = tmp_path/"gan"
+    from cde.cli import main
+    assert main(["train", "--dataset", "folder", "--data-dir", str(tiny), "--profile", "smoke", "--size", "32",
+                 "--out", str(run), "--set", "max_per_class=16", "--set", "num_threads=1", "--no-progress"]) == 0
+    out = tmp_path/"val"
+    rc = C.cli_validate(["--synthetic", str(run), "--protocol", "tstr,trtr", "--models", "resnet50", "--profile", "smoke",
+                         "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    res = json.loads((out/"results.json").read_text())
+    assert [r["protocol"] for r in res["rows"]] == ["tstr", "trtr"]
+    assert res["rows"][0]["n_synthetic"] > 0 and res["rows"][0]["n_real"] == 0
+    gan_train = set(json.loads((run/"data.json").read_text())["sources"]["train"])
+    assert not gan_train & set(res["test_sources"])  # the GAN never saw the test fields
+
+
+def test_local_weights_are_found_and_checked(tmp_path, capsys):
+    "--weights: a directory of <arch>*.pth files (an untrained state dict stands in for an ImageNet file here)."
+    torch.save(C._torchvision_net("efficientnet_b0").state_dict(), tmp_path/"efficientnet_b0-stand-in.pth")
+    w = C.parse_weights(str(tmp_path), ["efficientnet_b0"])
+    assert w == {"efficientnet_b0": tmp_path/"efficientnet_b0-stand-in.pth"}
+    m = C.build_classifier("efficientnet_b0", 2, 1, weights=w["efficientnet_b0"])
+    assert m.replicate and m(torch.zeros(2, 1, 32, 32)).shape == (2, 2)  # grey crops replicated to RGB for ImageNet filters
+    with pytest.raises(FileNotFoundError, match="no resnet50"):
+        C.parse_weights(str(tmp_path), ["resnet50"])
+    rc, err = _cli(["--protocol", "trtr", "--models", "vgg16", "--weights", tmp_path/"nope", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "--weights" in err
+
+
+def test_cli_single_class_dataset_is_refused(tiny, tmp_path, capsys):
+    one = tmp_path/"one"; shutil.copytree(tiny/"cancer", one/"cancer")
+    rc, err = _cli(["--dataset", "folder", "--data-dir", one, "--protocol", "trtr", "--models", "vgg16",
+                    "--profile", "smoke", "--out", tmp_path/"o"], capsys)
+    assert rc == 2 and "at least two classes" in err and not (tmp_path/"o").exists()

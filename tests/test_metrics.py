@@ -1,7 +1,8 @@
 """Acceptance tests of cde.metrics on real nuclei crops (../shared/data/nuclei/dev).
 
-Inception on this CPU runs at a few images/s, so the sets are small (40 images for the FID checks, 100 / 100 /
-200 for the audit) and every feature set is computed once per session (a session feature cache)."""
+Inception on this CPU runs at a few images/s, so the sets are small (30 images for the FID checks, 100 / 100 /
+200 for the audit) and every image is embedded once per session (a fresh session feature cache; subsets and
+copies of embedded images come from it)."""
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -52,10 +53,10 @@ def _cde(*args, env=None):
 
 @pytest.fixture(scope="session")
 def folders(parts, tmp_path_factory):
-    "Two real folders of 40 nuclei crops each (disjoint source fields), the A one under a class subfolder."
+    "Two real folders of 30 nuclei crops each (disjoint source fields), the A one under a class subfolder."
     root = tmp_path_factory.mktemp("fid")
-    a = _write(parts["T"].images[:40], root/"A"/"nucleus")  # root/<class>/ tree: folders are searched recursively
-    b = _write(parts["H"].images[:40], root/"B")
+    a = _write(parts["T"].images[:30], root/"A"/"nucleus")  # root/<class>/ tree: folders are searched recursively
+    b = _write(parts["H"].images[:30], root/"B")
     return root/"A", b
 
 
@@ -66,25 +67,25 @@ def test_cde_fid_matches_cleanfid(folders):
     r = _cde("fid", str(a), str(b), "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)  # stdout holds exactly one JSON object
-    assert out["n_a"] == out["n_b"] == 40 and out["mode"] == "clean"
+    assert out["n_a"] == out["n_b"] == 30 and out["mode"] == "clean"
     net = load_inception(device="cpu")
     ref = cfid.compute_fid(str(a), str(b), mode="clean", custom_feat_extractor=net, device=torch.device("cpu"),
                            num_workers=0, verbose=False)
     assert abs(out["fid"] - ref) <= 0.01 * ref, (out["fid"], ref)
     r = _cde("fid", str(a), str(b))  # readable line
-    assert r.returncode == 0 and r.stdout.startswith("FID ") and "n_a=40" in r.stdout, r.stdout
+    assert r.returncode == 0 and r.stdout.startswith("FID ") and "n_a=30" in r.stdout, r.stdout
 
 
 def test_fid_identical_sets_is_zero(parts):
     from cde.metrics import compute_fid
-    r = compute_fid(parts["T"].images[:40], parts["T"].images[:40], progress=False)
-    assert r["fid"] < 1e-3 and r["n_a"] == r["n_b"] == 40
+    r = compute_fid(parts["T"].images[:30], parts["T"].images[:30], progress=False)
+    assert r["fid"] < 1e-3 and r["n_a"] == r["n_b"] == 30
 
 
 def test_blur_is_worse_than_flip(parts):
     "A Gaussian-blurred copy of real crops is further (FID, KID) than a mirrored copy."
     from cde.metrics import compute_fid
-    x = parts["T"].images[:40]
+    x = parts["T"].images[:30]
     blur = np.stack([np.asarray(Image.fromarray(a[..., 0]).filter(ImageFilter.GaussianBlur(2)))[..., None] for a in x])
     flip = np.ascontiguousarray(x[:, :, ::-1])
     fb = compute_fid(x, blur, kid=True, progress=False)
@@ -94,12 +95,12 @@ def test_blur_is_worse_than_flip(parts):
 
 def test_kid_and_prdc_ranges(parts):
     from cde.metrics import inception_features, kid_from_features, compute_prdc
-    ft, fh = inception_features(parts["T"].images[:40], progress=False), inception_features(parts["H"].images[:40], progress=False)
+    ft, fh = inception_features(parts["T"].images[:30], progress=False), inception_features(parts["H"].images[:30], progress=False)
     k = kid_from_features(ft, fh)
-    assert k["subset_size"] == 40 and -0.05 < k["kid"] < 0.2, k
+    assert k["subset_size"] == 30 and -0.05 < k["kid"] < 0.2, k
     p = compute_prdc(ft, fh, k=5)
     assert all(0 <= p[m] <= 1 for m in ("precision", "recall", "coverage")) and p["density"] >= 0, p
-    assert p["n_real"] == p["n_fake"] == 40
+    assert p["n_real"] == p["n_fake"] == 30
     same = compute_prdc(ft, ft, k=5)
     assert same["precision"] == same["recall"] == same["coverage"] == 1.0
 
@@ -148,3 +149,18 @@ def test_evaluate_cli_writes_metrics(parts, audit_sets, tmp_path, monkeypatch, c
     assert m["floor"]["n"] >= 2 and m["floor"]["split"] == "by source field"
     assert m["memorization"]["n_exact_copies"] == 10
     assert (run/"memorization.csv").read_text().count("\n") == 201 and (run/"memorization_pairs.png").stat().st_size > 0
+
+
+def test_evaluate_real_run(parts, tmp_path):
+    "End to end on a real (smoke-profile) run: `cde train` on 60 real crops, then `cde evaluate` on its EMA generator."
+    data = _write(parts["T"].images[:60], tmp_path/"data"/"nucleus")  # crops already embedded: only samples are new
+    run = tmp_path/"run"
+    r = _cde("train", "--dataset", "folder", "--data-dir", str(data.parent), "--channels", "1", "--size", "64",
+             "--profile", "smoke", "--out", str(run), "--no-progress")
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = _cde("evaluate", str(run), "--n", "16", "--bootstrap", "10", "--no-progress")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "FID (clean)" in r.stdout and "synthetic 16" in r.stdout, r.stdout
+    m = json.loads((run/"metrics.json").read_text())
+    assert m["n_synthetic"] == 16 and m["fid"]["fid"] > m["floor"]["fid"]  # smoke samples are noise, far from real
+    assert m["memorization"]["n_train"] >= 30 and m["memorization"]["n_exact_copies"] == 0

@@ -144,3 +144,14 @@ def test_existing_out_needs_resume_and_generate_cli_is_reproducible(blood, tmp_p
     assert len(fa) == 5 and all(p.parent.name == "cancer" for p in fa)
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(fa, fb))
     assert cli_generate([str(run), "--n", "5", "--class", "normal", "--out", str(tmp_path/"c")]) == 2
+
+def test_grayscale_run_writes_grayscale_pngs(blood, tmp_path):
+    from PIL import Image
+    from cde.train import train, cli_generate
+    from cde.config import load_json
+    run = train(base(blood, model="cde", channels=1, classes="normal"), tmp_path/"run", progress=False)
+    cfg = load_json(run/"config.json")
+    assert (cfg["channels"], cfg["augment"], cfg["effective_strategy"]) == (1, "auto", "single")
+    assert cli_generate([str(run), "--n", "3", "--out", str(tmp_path/"g")]) == 0
+    ims = [Image.open(p) for p in sorted((tmp_path/"g"/"normal").glob("*.png"))]
+    assert len(ims) == 3 and all(im.mode == "L" and im.size == (32, 32) for im in ims)
