@@ -124,6 +124,8 @@ def test_memorization_audit_flags_planted_copies(parts, audit_sets):
     au = memorization_audit(syn, parts["T"], parts["H"], progress=False)
     for space in ("feature", "pixel"):
         fl = au[space]["flagged"]
+        print(f"{space}: copies flagged {fl[is_copy].sum()}/10, others flagged {fl[~is_copy].mean():.3f} "
+              f"(threshold {au[space]['threshold']:.4g})")
         assert fl[is_copy].sum() >= 9, (space, fl[is_copy])
         rest = fl[~is_copy].mean()
         assert rest <= au["expected_fraction"] + 0.07, (space, rest)  # ~5 % expected for unseen real crops
