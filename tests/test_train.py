@@ -74,17 +74,17 @@ def cde_train(*args, **kw):
 def test_sigkill_and_resume_gives_identical_weights(blood, tmp_path):
     args = ["--dataset", "folder", "--data-dir", blood, "--size", 32, "--profile", "smoke", "--model", "cde", "--seed", 7,
             "--device", "cpu", "--set", "epochs=8", "--no-progress"]
-    ref = cde_train(*args, "--out", tmp_path/"ref"); out, _ = ref.communicate(timeout=300)
+    ref = cde_train(*args, "--out", tmp_path/"ref"); out, _ = ref.communicate(timeout=900)
     assert ref.returncode == 0, out
     run = tmp_path/"killed"
     p = cde_train(*args, "--out", run)
     t0 = time.time()
-    while not list((run/"checkpoints").glob("*.pt.sha256")) and p.poll() is None and time.time() - t0 < 120: time.sleep(0.01)
+    while not list((run/"checkpoints").glob("*.pt.sha256")) and p.poll() is None and time.time() - t0 < 600: time.sleep(0.01)
     assert p.poll() is None, "the run ended before it could be killed: raise epochs in this test"
     p.send_signal(signal.SIGKILL); p.wait()
     assert not (run/"status.json").exists()
     with pytest.raises(AssertionError): same_weights(tmp_path/"ref", run)  # nothing final to compare yet
-    r = cde_train(*args, "--out", run, "--resume"); out, _ = r.communicate(timeout=300)
+    r = cde_train(*args, "--out", run, "--resume"); out, _ = r.communicate(timeout=900)
     assert r.returncode == 0 and "resuming" in out, out
     assert same_weights(tmp_path/"ref", run)
     assert (tmp_path/"ref"/"losses.csv").read_text() == (run/"losses.csv").read_text()
