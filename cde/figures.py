@@ -203,9 +203,9 @@ def cli_reproduce(argv: list) -> int:
     p.add_argument("--out", default="runs/reproduce", help="where the per-domain runs go")
     p.add_argument("--figures", default="figures", help="where the figures and tables go")
     p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
-    p.add_argument("--n-eval", type=int, default=1000)
-    p.add_argument("--max-eval-real", type=int, default=1000, help="cap on real held-out / training crops embedded for the metrics")
-    p.add_argument("--jobs", type=int, default=1, help="domains run at once (each with one torch thread when > 1)")
+    p.add_argument("--n-eval", type=int, default=500, help="synthetic images per domain for the metrics")
+    p.add_argument("--max-eval-real", type=int, default=500, help="cap on real held-out / training crops embedded for the metrics")
+    p.add_argument("--jobs", type=int, default=3, help="domains run at once (each with one torch thread when > 1)")
     a = p.parse_args(argv)
     doms = [d for d in a.domains.split(",") if d]
     bad = [d for d in doms if d not in PAPER_DOMAINS]
