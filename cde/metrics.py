@@ -219,7 +219,8 @@ def inception_features(images, batch_size: int = 32, progress: bool = True, devi
         try:
             f = np.load(path)
             if f.shape == (len(imgs), 2048) and np.isfinite(f).all(): return f
-        except (OSError, ValueError): pass  # a damaged cache file is recomputed
+        except (OSError, ValueError) as e:  # a damaged cache file is recomputed, and said so
+            warnings.warn(f"feature cache {path} unreadable ({e}); recomputing")
     f = np.zeros((len(imgs), 2048), np.float32)
     known = _cached_rows(d, keys) if cache and d.is_dir() else {}
     for i, v in known.items(): f[i] = v
@@ -340,9 +341,10 @@ def _halves(real, seed: int):
             parts = split_by_source(real, {"a": 0.5, "b": 0.5}, seed)
             return (np.flatnonzero(np.isin(real.sources, parts["a"].meta["sources"])),
                     np.flatnonzero(np.isin(real.sources, parts["b"].meta["sources"])), "by source field")
-        except ValueError: pass
+        except ValueError as e: why = f"random (no split by source possible: {e})"
+    else: why = "random (no source information)"
     perm = np.random.default_rng(seed).permutation(n)
-    return perm[: n // 2], perm[n // 2:], "random (no source information)"
+    return perm[: n // 2], perm[n // 2:], why
 
 def real_floor(real, feats: np.ndarray | None = None, n: int | None = None, seed: int = 0, **kw) -> dict:
     "FID between two disjoint, equal-size halves of a real set (the floor a generator is judged against)."

@@ -57,7 +57,7 @@ def test_smoke_model_strategy(blood, tmp_path, model, strategy):
     assert set(losses.unit) == set(units) and (losses.kind == "epoch").sum() == 3 * len(units)
     assert np.isfinite(losses[["g_loss", "d_loss"]].to_numpy()).all()
     assert len(list((run/"samples").glob("*.png"))) == 3 * len(units)
-    assert 1 <= len(list((run/"checkpoints").glob("*.pt"))) <= 3  # keep last K = 3
+    assert len(list((run/"checkpoints").glob("*.pt"))) in (1, 2, 3)  # keep last K = 3
     data = load_json(run/"data.json")
     assert set(data["sources"]["train"]).isdisjoint(data["sources"]["test"])
     s = generate(run, 12, seed=3)
