@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision.transforms import v2
-from .data import CropSet, load_domain
+from .data import CropSet, load_domain, save_crops
 
 # %% auto #0
 __all__ = ['DENOISERS', 'DEFAULT_CURATION', 'PAPER_CURATION', 'NORMALIZERS', 'LABEL_COLUMNS', 'intensity_range', 'find_blank',
@@ -470,13 +470,10 @@ def _curate_parser() -> argparse.ArgumentParser:
 
 def write_folder(cs: CropSet, out, index=None) -> Path:
     "Write `cs` as `out/<class>/<n>.png` plus `out/meta.csv` (file, source_image, class, original_index)."
-    from PIL import Image
-    out = Path(out); rows = []
+    out = Path(out)
     for c in cs.classes: (out/c).mkdir(parents=True, exist_ok=True)
-    for n, (im, l, s) in enumerate(zip(cs.images, cs.labels, cs.sources)):
-        f = f"{cs.classes[l]}/{n:06d}.png"
-        Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(out/f)
-        rows.append([f, s, cs.classes[l], n if index is None else int(index[n])])
+    rows = [[p.relative_to(out).as_posix(), s, cs.classes[l], n if index is None else int(index[n])]
+            for n, (p, l, s) in enumerate(zip(save_crops(cs, out), cs.labels, cs.sources))]
     with open(out/"meta.csv", "w", newline="") as fh:
         w = csv.writer(fh); w.writerow(["file", "source_image", "class", "original_index"]); w.writerows(rows)
     return out
