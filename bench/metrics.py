@@ -5,10 +5,10 @@ Halves are cut by source field (cde.data.split_by_source, seed 0), so no field f
 are embedded in chunks of 250 images and cached (cde.config.cache_dir()/features), so an interrupted run
 resumes where it stopped. Results are written after every step to bench/results/metrics.json.
 
-    python bench/metrics.py [--data ../shared/data] [--ns 500 2000] [--domains nuclei blood ...] [--quick]
+    python bench/metrics.py [--data ../shared/data] [--ns 500 2000] [--domains nuclei blood ...] [--fresh] [--redo-throughput]
 """
 from __future__ import annotations
-import argparse, shutil, sys, tempfile, time
+import argparse, json, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -76,12 +76,23 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--throughput-n", type=int, default=64)
     p.add_argument("--out", default=str(ROOT/"bench"/"results"/"metrics.json"))
+    p.add_argument("--fresh", action="store_true", help="ignore an earlier results file (default: resume from it)")
+    p.add_argument("--redo-throughput", action="store_true", help="measure throughput again when resuming")
     a = p.parse_args(argv)
     data = Path(a.data)
     if not data.is_dir(): sys.exit(f"data folder {data} not found: pass --data")
     net = M.load_inception()
     res = {"benchmark": "metrics", "environment": environment_info(net.device), "weights": net.info,
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "throughput": None, "floors": {}}
+    out = Path(a.out)
+    if out.exists() and not a.fresh:  # resume: keep what an earlier run measured with the same Inception weights
+        old = json.loads(out.read_text())
+        if old.get("weights", {}).get("sha256") == net.info.get("sha256"):
+            res["floors"] = old.get("floors", {})
+            for k in ("throughput", "fid_timing"):
+                if old.get(k) is not None and not (k == "throughput" and a.redo_throughput): res[k] = old[k]
+            res["resumed_from"] = old.get("started")
+            log(f"resuming {out}: floors already measured for {sorted(res['floors'])}")
     def save(): save_json(res, a.out)
     sets = {}
     for dom in a.domains:
@@ -90,8 +101,9 @@ def main(argv=None):
         parts = split_by_source(cs, {"a": 0.5, "b": 0.5}, seed=0)
         rng = np.random.default_rng(0)
         sets[dom] = (cs, {k: parts[k].subset(rng.permutation(len(parts[k]))) for k in "ab"})
-    log("throughput")
-    res["throughput"] = throughput(sets[a.domains[0]][0].images[:a.throughput_n], a.batch_size); save()
+    if res["throughput"] is None:
+        log("throughput")
+        res["throughput"] = throughput(sets[a.domains[0]][0].images[:a.throughput_n], a.batch_size); save()
     log(res["throughput"])
     for n in sorted(a.ns):  # every domain at the small n first, so a partial run still covers all domains
         for dom in a.domains:
