@@ -8,7 +8,8 @@ the held-out 'test' part of the standard split, which the GAN never saw. Issue 3
 Usage: python bench/fid_budget.py [--budget 900] [--domains nuclei blood] [--n 1000] [--runs /tmp/cde_fid_budget]
        [--threads 1] [--seed 0]
 About budget × 4 plus feature extraction on a 2-core CPU: run it in the background with a log file.
-Writes bench/results/fid_budget.json (and keeps the run directories under --runs for inspection).
+Writes bench/results/fid_budget.json, merging with the rows other invocations wrote (so one process per domain
+can run side by side: `--domains nuclei` and `--domains blood`), and keeps the run directories under --runs for inspection.
 """
 import argparse, json, os, sys, time
 from pathlib import Path
@@ -37,9 +38,13 @@ def main(argv=None):
     res = {"what": "FID vs held-out real test crops after the same wall-clock training budget", "budget_s": budget,
            "size": a.size, "n_generated": a.n, "threads": a.threads, "seed": a.seed, "results": [],
            "environment": environment_info("cpu")}
-    if out.exists():  # keep rows of other domains/models measured by earlier invocations (each row records its own n and budget)
-        old = load_json(out)
-        res["results"] = [r for r in old.get("results", []) if (r["domain"], r["model"]) not in {(d, m) for d in a.domains for m in a.models}]
+    mine = []  # rows measured by this invocation
+
+    def merged() -> list:
+        "Rows of other domains/models from the results file as it is now (another invocation may be writing it), then ours."
+        done = {(r["domain"], r["model"]) for r in mine}
+        old = load_json(out).get("results", []) if out.exists() else []
+        return [r for r in old if (r["domain"], r["model"]) not in done] + mine
     for dom in a.domains:
         for m in a.models:
             run = Path(a.runs)/f"{dom}_{m}_{int(budget)}s_seed{a.seed}"
@@ -55,8 +60,9 @@ def main(argv=None):
             st = load_json(run/"status.json")
             row = {"domain": dom, "model": m, "budget_s": budget, "fid": round(r["fid"], 2), "kid": r.get("kid"), "n_fake": r["n_a"], "n_real": r["n_b"],
                    "mode": r["mode"], "steps": st["steps"], "train_wall_s": round(train_s, 1), "run_dir": str(run)}
-            res["results"].append(row); print(json.dumps(row), flush=True)
-            save_json(res, out)
+            mine.append(row); print(json.dumps(row), flush=True)
+            res["results"] = merged(); save_json(res, out)
+    res["results"] = merged()
     print(f"\n{'domain':8} {'model':6} {'FID':>8} {'n_fake':>7} {'n_real':>7}")
     for r in res["results"]: print(f"{r['domain']:8} {r['model']:6} {r['fid']:>8} {r['n_fake']:>7} {r['n_real']:>7}")
     for dom in sorted({r["domain"] for r in res["results"]}):

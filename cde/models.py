@@ -58,8 +58,8 @@ AUGMENT_FNS = {
 }
 
 def default_policy(channels: int) -> str:
-    "The per-domain DiffAugment policy: colour for RGB, intensity only for grayscale."
-    return ("color" if channels == 3 else "intensity") + ",translation,cutout"
+    "The per-domain DiffAugment policy: colour for RGB, intensity only for grayscale; translation; no cutout."
+    return ("color" if channels == 3 else "intensity") + ",translation"
 
 def check_policy(policy: str) -> list:
     "The policy's names, or an error naming the unknown one and the allowed names."
@@ -104,7 +104,8 @@ def _check_res(size: int) -> int:
 # %% ../nbs/03_models.ipynb #badc42d2
 class Generator(nn.Module):
     "DCGAN generator: z (N×nz) [+ class y] → image N×C×size×size in [-1, 1]."
-    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, size: int = 64, n_classes: int = 0):
+    def __init__(self, nz: int = 100, ngf: int = 64, channels: int = 3, size: int = 64, n_classes: int = 0,
+                 out_bias: bool = False):
         super().__init__()
         n = _check_res(size)
         self.nz, self.n_classes = nz, n_classes
@@ -113,8 +114,9 @@ class Generator(nn.Module):
         self.norms = nn.ModuleList([CondBatchNorm2d(widths[0], n_classes)])
         for a, b in zip(widths[:-1], widths[1:]):
             self.convs.append(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False)); self.norms.append(CondBatchNorm2d(b, n_classes))
-        self.out = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False)
+        self.out = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=out_bias)  # the paper's DCGAN: no bias
         init_dcgan(self)
+        if out_bias: nn.init.zeros_(self.out.bias)
     def forward(self, z, y=None):
         h = z.view(z.size(0), self.nz, 1, 1)
         for conv, norm in zip(self.convs, self.norms): h = F.relu(norm(conv(h), y))
@@ -154,15 +156,15 @@ def init_dcgan(m: nn.Module):
 # %% ../nbs/03_models.ipynb #68ca1746
 MODELS = {
     "dcgan": dict(nz=100, ngf=64, ndf=64, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-                  spectral_norm=False, d_batch_norm=True, augment="", ema=0.0, r1_gamma=0.0),
-    "cde": dict(nz=128, ngf=32, ndf=32, loss="hinge", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-                spectral_norm=True, d_batch_norm=False, augment="auto", ema=0.999, r1_gamma=0.0),
+                  spectral_norm=False, d_batch_norm=True, augment="", ema=0.0, r1_gamma=0.0, g_out_bias=False),
+    "cde": dict(nz=128, ngf=32, ndf=32, loss="hinge", lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.999,
+                spectral_norm=True, d_batch_norm=False, augment="auto", ema=0.999, r1_gamma=0.0, g_out_bias=True),
 }
 LOSSES = ("bce", "hinge")
 
 def build_models(cfg: dict, n_classes: int = 0) -> tuple[Generator, Discriminator]:
     "Generator and discriminator for a resolved config (keys of `MODELS` plus `size`, `channels`)."
-    G = Generator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes)
+    G = Generator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes, cfg.get("g_out_bias", False))
     D = Discriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"], cfg["d_batch_norm"])
     return G, D
 
