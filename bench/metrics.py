@@ -8,13 +8,13 @@ resumes where it stopped. Results are written after every step to bench/results/
     python bench/metrics.py [--data ../shared/data] [--ns 500 2000] [--domains nuclei blood ...] [--fresh] [--redo-throughput]
 """
 from __future__ import annotations
-import argparse, json, shutil, sys, tempfile, time
+import argparse, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
 
-from cde.config import environment_info, save_json
+from cde.config import environment_info, load_json, save_json
 from cde.data import read_folder, split_by_source
 from cde import metrics as M
 
@@ -86,14 +86,14 @@ def main(argv=None):
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "throughput": None, "floors": {}}
     out = Path(a.out)
     if out.exists() and not a.fresh:  # resume: keep what an earlier run measured with the same Inception weights
-        old = json.loads(out.read_text())
+        old = load_json(out)
         if old.get("weights", {}).get("sha256") == net.info.get("sha256"):
             res["floors"] = old.get("floors", {})
             for k in ("throughput", "fid_timing"):
                 if old.get(k) is not None and not (k == "throughput" and a.redo_throughput): res[k] = old[k]
             res["resumed_from"] = old.get("started")
             log(f"resuming {out}: floors already measured for {sorted(res['floors'])}")
-    def save(): save_json(res, a.out)
+    def save(): save_json(res, out)
     sets = {}
     for dom in a.domains:
         log(f"reading {dom}")
