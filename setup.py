@@ -18,11 +18,12 @@ py_versions = "3.10 3.11 3.12 3.13".split()
 
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
+offline_requirements = shlex.split(cfg.get("offline_requirements", ""))
 lic = licenses[cfg["license"].lower()]
 min_python = cfg["min_python"]
 
 setuptools.setup(
-    name=cfg["lib_name"],
+    name=cfg.get("dist_name", cfg["lib_name"]),
     license=lic[0],
     classifiers=["Development Status :: " + statuses[int(cfg["status"])],
                  "Intended Audience :: " + cfg["audience"].title(),
@@ -33,7 +34,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["cde", "cde.*"]),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={"dev": dev_requirements},
+    extras_require={"dev": dev_requirements, "offline": offline_requirements},
     python_requires=">=" + min_python,
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -77,8 +77,8 @@ def _torchvision_net(arch: str):
 def load_state_dict_file(path) -> dict:
     "A state dict from a local `.pth`/`.pt` (torch.load, weights only) or `.safetensors` file."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"--weights: {path} not found; ImageNet weights cannot be downloaded "
-                                                   "here: place the torchvision .pth file there or train from scratch (no --weights)")
+    if not path.is_file(): raise FileNotFoundError(f"--weights: {path} not found: download the torchvision ImageNet weights file "
+                                                   "(for example from torchvision's model page) to that path, or train from scratch (no --weights)")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
         sd = load_file(str(path))
@@ -606,7 +606,7 @@ def parse_weights(value, models) -> dict:
         w = {}
         for a in models:
             hits = sorted(q for q in d.iterdir() if q.name.startswith(a) and q.suffix in (".pth", ".pt", ".safetensors"))
-            if not hits: raise FileNotFoundError(f"--weights: no {a}*.pth / .safetensors in {d}; ImageNet weights cannot be downloaded here")
+            if not hits: raise FileNotFoundError(f"--weights: no {a}*.pth / .safetensors in {d}: put one ImageNet weights file per architecture there (its name starting with the architecture), or train from scratch (no --weights)")
             w[a] = hits[0]
     for a, pth in w.items():
         if not Path(pth).is_file(): raise FileNotFoundError(f"--weights: {pth} for {a} not found")

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILES', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything', 'sha256_file', 'atomic_write_bytes',
-           'save_json', 'load_json', 'git_commit', 'environment_info', 'make_run_dir', 'next_run_dir', 'shared_data',
-           'cache_dir']
+__all__ = ['PROFILES', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything', 'sha256_file',
+           'atomic_write_bytes', 'save_json', 'load_json', 'git_commit', 'environment_info', 'make_run_dir',
+           'next_run_dir', 'cache_dir', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #4daef220
 PROFILES = ("smoke", "quick", "paper", "auto")
@@ -122,18 +122,28 @@ def next_run_dir(root, name: str) -> Path:
     nums = [int(p.name.split("-", 1)[0]) for p in root.iterdir() if p.name.split("-", 1)[0].isdigit()]
     return root/f"{max(nums, default=-1) + 1:05d}-{name}"
 
-def shared_data() -> Path:
-    "The project's real dev crops: `$CDE_SHARED_DATA`, else the `shared/data` folder beside the checkout."
-    import cde
-    cands = [os.environ.get("CDE_SHARED_DATA"), Path(cde.__file__).resolve().parents[2]/"shared"/"data",
-             Path.cwd().parent/"shared"/"data", Path.cwd().parent.parent/"shared"/"data"]
-    for c in cands:
-        if c and Path(c).is_dir(): return Path(c)
-    raise FileNotFoundError("no shared/data folder beside the checkout and CDE_SHARED_DATA is unset: tests and benchmarks "
-                            "read the real dev crops from there (see DESIGN.md)")
-
 def cache_dir() -> Path:
     "Where CDE caches decoded crops and features: `$CDE_CACHE`, else `~/.cache/cde`."
     p = Path(os.environ.get("CDE_CACHE", Path.home()/".cache"/"cde"))
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+# %% ../nbs/00_config.ipynb #ae7bb5d8
+SHARED_FLAG = "shared"  # the nbdev test flag of notebook cells that need the real crop sets
+
+def shared_data(required: bool = True) -> Path | None:
+    "The real crop sets for tests and benchmarks: `$CDE_SHARED_DATA`, else `shared/data` beside the checkout."
+    import cde
+    env = os.environ.get("CDE_SHARED_DATA")
+    cands = [env] if env is not None else [Path(cde.__file__).resolve().parents[2]/"shared"/"data",
+                                           Path.cwd().parent/"shared"/"data", Path.cwd().parent.parent/"shared"/"data"]
+    for c in cands:
+        if c and Path(c).is_dir(): return Path(c)
+    if not required: return None
+    where = f"CDE_SHARED_DATA={env} is not a folder" if env is not None else "CDE_SHARED_DATA is not set"
+    raise FileNotFoundError(f"real crop sets not found ({where}): point CDE_SHARED_DATA at a folder holding "
+                            "<domain>/dev/<class>/*.png and <domain>/meta.csv for nuclei, blood, blood_bccd and colon")
+
+def require_shared() -> bool:
+    "True when a missing `shared_data()` must fail the tests instead of skipping them (`CDE_REQUIRE_SHARED=1`)."
+    return os.environ.get("CDE_REQUIRE_SHARED", "") not in ("", "0")

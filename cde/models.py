@@ -5,14 +5,17 @@
 # %% ../nbs/03_models.ipynb #0cdbb219
 from __future__ import annotations
 import copy, math
+from typing import Callable, NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['AUGMENT_FNS', 'RESOLUTIONS', 'MODELS', 'LOSSES', 'rand_brightness', 'rand_saturation', 'rand_contrast',
-           'rand_translation', 'rand_cutout', 'default_policy', 'check_policy', 'diff_augment', 'CondBatchNorm2d',
-           'Generator', 'Discriminator', 'init_dcgan', 'build_models', 'd_loss_fn', 'g_loss_fn', 'ema_update']
+__all__ = ['AUGMENT_FNS', 'RESOLUTIONS', 'MODELS', 'RECIPE_DEFAULTS', 'ARCHS', 'LOSSES', 'rand_brightness', 'rand_saturation',
+           'rand_contrast', 'rand_translation', 'rand_cutout', 'default_policy', 'check_policy', 'diff_augment',
+           'CondBatchNorm2d', 'Generator', 'Discriminator', 'init_dcgan', 'MinibatchStd', 'ResNetGenerator',
+           'ResNetDiscriminator', 'build_models', 'GANLoss', 'get_loss', 'd_loss_fn', 'g_loss_fn', 'ada_signs',
+           'grad_penalty', 'lazy_weight', 'ema_update', 'ema_beta', 'diff_augment_p', 'ada_update', 'check_recipe']
 
 # %% ../nbs/03_models.ipynb #97c62358
 def _rand(x, g, *shape):
@@ -153,36 +156,216 @@ def init_dcgan(m: nn.Module):
         elif isinstance(mod, nn.BatchNorm2d) and mod.affine:
             nn.init.normal_(mod.weight, 1.0, 0.02); nn.init.zeros_(mod.bias)
 
+# %% ../nbs/03_models.ipynb #8e2d48b4
+class MinibatchStd(nn.Module):
+    "Append one channel: the features' standard deviation across groups of up to `group_size` images, averaged (StyleGAN)."
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+    def forward(self, x):
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        while n % g: g -= 1  # the largest group size that divides the batch (StyleGAN requires N % group == 0)
+        s = x.float().reshape(g, -1, c, h, w)  # image i is in group i mod (n/g)
+        s = (s - s.mean(0)).square().mean(0).add(1e-8).sqrt().mean(dim=[1, 2, 3])  # one value per group
+        return torch.cat([x, s.to(x.dtype).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)], 1)
+
+# %% ../nbs/03_models.ipynb #544c4fec
+def _init_resnet(m: nn.Module):
+    "He initialisation for leaky-ReLU(0.2) nets (convolutions and linear layers), zero biases."
+    for mod in m.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(getattr(mod, "weight_orig", mod.weight), a=0.2, nonlinearity="leaky_relu")
+            if mod.bias is not None: nn.init.zeros_(mod.bias)
+
+class _GBlock(nn.Module):
+    "Residual up-block: 3×3 conv, ×2 nearest-neighbour upsampling, 3×3 conv; skip: 1×1 conv, same upsampling."
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(cin, cout, 3, 1, 1), nn.Conv2d(cout, cout, 3, 1, 1)
+        self.skip = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
+    def forward(self, x):
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")
+        h = self.conv2(F.leaky_relu(up(self.conv1(F.leaky_relu(x, 0.2))), 0.2))
+        return up(self.skip(x)) + h
+
+class ResNetGenerator(nn.Module):
+    "Residual generator, no batch norm: z (N×nz) [+ class y] → 4×4 map → nearest-neighbour up-blocks → 3×3 conv → tanh."
+    def __init__(self, nz: int = 128, ngf: int = 32, channels: int = 3, size: int = 64, n_classes: int = 0):
+        super().__init__()
+        n = _check_res(size)
+        self.nz, self.n_classes = nz, n_classes
+        widths = [ngf * 2 ** (n - 1 - i) for i in range(n)] + [max(ngf // 2, 1)]  # 64 px: 8·ngf @4 … ngf @32, ngf/2 @64
+        if n_classes: self.embed = nn.Embedding(n_classes, nz)
+        self.stem = nn.Linear(nz * (2 if n_classes else 1), widths[0] * 16)
+        self.blocks = nn.ModuleList([_GBlock(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        self.out = nn.Conv2d(widths[-1], channels, 3, 1, 1)
+        _init_resnet(self)
+        for b in self.blocks: nn.init.zeros_(b.conv2.weight)  # each block starts as its skip path
+    def forward(self, z, y=None):
+        if self.n_classes: z = torch.cat([z, self.embed(y)], 1)
+        h = self.stem(z).view(z.size(0), -1, 4, 4)
+        for b in self.blocks: h = b(h)
+        return torch.tanh(self.out(F.leaky_relu(h, 0.2)))
+
+# %% ../nbs/03_models.ipynb #7c09353e
+class _DBlock(nn.Module):
+    "Residual down-block: 3×3 conv, 2×2 average pooling, 3×3 conv; skip: average pooling, 1×1 conv."
+    def __init__(self, cin: int, cout: int, spectral_norm: bool = False):
+        super().__init__()
+        self.conv1 = _sn(nn.Conv2d(cin, cin, 3, 1, 1), spectral_norm)
+        self.conv2 = _sn(nn.Conv2d(cin, cout, 3, 1, 1), spectral_norm)
+        self.skip = _sn(nn.Conv2d(cin, cout, 1, bias=False), spectral_norm) if cin != cout else nn.Identity()
+    def forward(self, x):
+        h = self.conv2(F.leaky_relu(F.avg_pool2d(self.conv1(F.leaky_relu(x, 0.2)), 2), 0.2))
+        return self.skip(F.avg_pool2d(x, 2)) + h
+
+class ResNetDiscriminator(nn.Module):
+    "Residual discriminator: down-blocks to 4×4, minibatch stddev, 3×3 conv and two linear layers to one logit [+ projection]."
+    def __init__(self, ndf: int = 32, channels: int = 3, size: int = 64, n_classes: int = 0,
+                 spectral_norm: bool = False, mbstd_group: int = 4):
+        super().__init__()
+        n = _check_res(size)
+        widths = [max(ndf // 2, 1)] + [ndf * 2 ** i for i in range(n)]  # 64 px: ndf/2 @64, ndf @32 … 8·ndf @4
+        c = widths[-1]
+        self.inp = _sn(nn.Conv2d(channels, widths[0], 1), spectral_norm)
+        self.blocks = nn.ModuleList([_DBlock(a, b, spectral_norm) for a, b in zip(widths[:-1], widths[1:])])
+        self.mbstd = MinibatchStd(mbstd_group)
+        self.conv = _sn(nn.Conv2d(c + 1, c, 3, 1, 1), spectral_norm)
+        self.fc, self.out = _sn(nn.Linear(c * 16, c), spectral_norm), _sn(nn.Linear(c, 1), spectral_norm)
+        self.n_classes = n_classes
+        if n_classes: self.embed = _sn(nn.Embedding(n_classes, c), spectral_norm)
+        _init_resnet(self)
+        if not spectral_norm:  # (a zero weight has no spectral norm to divide by)
+            for b in self.blocks: nn.init.zeros_(b.conv2.weight)
+    def forward(self, x, y=None):
+        h = self.inp(x)
+        for b in self.blocks: h = b(h)
+        h = F.leaky_relu(self.conv(self.mbstd(F.leaky_relu(h, 0.2))), 0.2)
+        phi = F.leaky_relu(self.fc(h.flatten(1)), 0.2)
+        o = self.out(phi).squeeze(1)
+        if self.n_classes: o = o + (self.embed(y) * phi).sum(1)  # projection
+        return o
+
 # %% ../nbs/03_models.ipynb #68ca1746
 MODELS = {
     "dcgan": dict(nz=100, ngf=64, ndf=64, loss="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                   spectral_norm=False, d_batch_norm=True, augment="", ema=0.0, r1_gamma=0.0, g_out_bias=False),
     "cde": dict(nz=128, ngf=32, ndf=32, loss="hinge", lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.999,
                 spectral_norm=True, d_batch_norm=False, augment="auto", ema=0.999, r1_gamma=0.0, g_out_bias=True),
+    "cde_r3": dict(nz=128, ngf=32, ndf=32, loss="rpgan", lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.9,
+                   spectral_norm=False, d_batch_norm=False, augment="auto", ema=0.999, r1_gamma=0.05, g_out_bias=True,
+                   r2_gamma=0.05, reg_every=4, g_arch="resnet", d_arch="resnet", ema_kimg=10, ema_rampup=0.05,
+                   ada_target=0.6, ada_interval=4, ada_kimg=100),
 }
-LOSSES = ("bce", "hinge")
+RECIPE_DEFAULTS = dict(g_arch="dcgan", d_arch="dcgan", r2_gamma=0.0, reg_every=4, ema_kimg=None, ema_rampup=0.05,
+                       ada_target=None, ada_interval=4, ada_kimg=500)  # the recipe options' defaults: today's behaviour
+ARCHS = ("dcgan", "resnet")
 
-def build_models(cfg: dict, n_classes: int = 0) -> tuple[Generator, Discriminator]:
-    "Generator and discriminator for a resolved config (keys of `MODELS` plus `size`, `channels`)."
-    G = Generator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes, cfg.get("g_out_bias", False))
-    D = Discriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"], cfg["d_batch_norm"])
+def build_models(cfg: dict, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    "Generator and discriminator for a resolved config (keys of `MODELS` plus `size`, `channels`; `g_arch`/`d_arch` default dcgan)."
+    if cfg.get("g_arch", "dcgan") == "resnet": G = ResNetGenerator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes)
+    else: G = Generator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes, cfg.get("g_out_bias", False))
+    if cfg.get("d_arch", "dcgan") == "resnet": D = ResNetDiscriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"])
+    else: D = Discriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"], cfg["d_batch_norm"])
     return G, D
 
+# %% ../nbs/03_models.ipynb #951b0623
+class GANLoss(NamedTuple):
+    "An objective: `d(real, fake)` and `g(fake, real)` from D's logits; `relativistic` if G's loss needs D's logits on reals."
+    d: Callable
+    g: Callable
+    relativistic: bool = False
+
+def _bce_d(r, f): return F.binary_cross_entropy_with_logits(r, torch.ones_like(r)) + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+def _bce_g(f, r=None): return F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
+def _hinge_d(r, f): return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+def _hinge_g(f, r=None): return -f.mean()
+def _rpgan_d(r, f): return F.softplus(-(r - f)).mean()
+def _rpgan_g(f, r): return F.softplus(-(f - r)).mean()
+
+LOSSES = {"bce": GANLoss(_bce_d, _bce_g), "hinge": GANLoss(_hinge_d, _hinge_g), "rpgan": GANLoss(_rpgan_d, _rpgan_g, True)}
+
+def get_loss(kind: str) -> GANLoss:
+    "The registered objective `kind`, or an error naming the allowed ones."
+    if kind not in LOSSES: raise ValueError(f"loss: unknown {kind!r}; allowed: {', '.join(LOSSES)}")
+    return LOSSES[kind]
+
 def d_loss_fn(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    "Discriminator loss from logits on real and fake images: `bce` (DCGAN) or `hinge`."
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
-    if kind == "hinge": return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    raise ValueError(f"loss: unknown {kind!r}; allowed: {', '.join(LOSSES)}")
+    "Discriminator loss (fp32) from logits on real and fake images."
+    return get_loss(kind).d(real.float(), fake.float())
 
-def g_loss_fn(kind: str, fake: torch.Tensor) -> torch.Tensor:
-    "Generator loss from D's logits on fakes: non-saturating BCE or hinge (−mean logit)."
-    if kind == "bce": return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
-    if kind == "hinge": return -fake.mean()
-    raise ValueError(f"loss: unknown {kind!r}; allowed: {', '.join(LOSSES)}")
+def g_loss_fn(kind: str, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    "Generator loss (fp32) from D's logits on fakes (and on the paired reals for a relativistic loss)."
+    L = get_loss(kind)
+    if L.relativistic and real is None: raise ValueError(f"loss: {kind!r} is relativistic; pass D's logits on real images too")
+    return L.g(fake.float(), None if real is None else real.float())
 
+def ada_signs(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    "Per-image overfitting signal: sign(D(real)), or sign(D(real) − D(fake)) for a relativistic loss."
+    return torch.sign(real.float() - fake.float() if get_loss(kind).relativistic else real.float())
+
+# %% ../nbs/03_models.ipynb #ade0270b
+def grad_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    "E‖∇ₓ D(x)‖²: batch mean of the squared norm of the logits' gradient w.r.t. `inputs`, in fp32 (R1 on reals, R2 on fakes)."
+    (g,) = torch.autograd.grad(logits.float().sum(), inputs, create_graph=True)
+    return g.float().square().flatten(1).sum(1).mean()
+
+def lazy_weight(gamma: float, step: int, every: int) -> float:
+    "The penalty weight of D step `step`: γ·every on every `every`-th step, 0 between (StyleGAN2's lazy regularisation)."
+    return gamma * every if gamma > 0 and step % every == 0 else 0.0
+
+# %% ../nbs/03_models.ipynb #26103e38
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, beta: float):
     "ema ← β·ema + (1−β)·model for parameters; buffers (batch-norm statistics) are copied."
     for pe, pm in zip(ema.parameters(), model.parameters()): pe.lerp_(pm.detach(), 1 - beta)
     for be, bm in zip(ema.buffers(), model.buffers()): be.copy_(bm)
+
+def ema_beta(batch: int, images_seen: int, ema_kimg: float, rampup: float | None = 0.05) -> float:
+    "StyleGAN2-ADA's EMA decay for one step of `batch` images: half-life `ema_kimg`·1000 images, capped at `rampup`·images seen."
+    nimg = ema_kimg * 1000
+    if rampup is not None: nimg = min(nimg, images_seen * rampup)
+    return 0.5 ** (batch / max(nimg, 1e-8))
+
+# %% ../nbs/03_models.ipynb #bcc04ca0
+def diff_augment_p(x: torch.Tensor, policy: str = "", p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Apply each op group of `policy` to each image with probability `p` (ADA); `p = None` is `diff_augment` (always on)."
+    if p is None: return diff_augment(x, policy, generator)
+    for name in check_policy(policy):
+        on = (torch.rand(x.size(0), generator=generator) < p).to(x.device).view(-1, 1, 1, 1)
+        if not on.any(): continue  # no image drew this group: skip its work (and its random numbers)
+        y = x
+        for f in AUGMENT_FNS[name]: y = f(y, generator)
+        x = torch.where(on, y, x)
+    return x
+
+def ada_update(p: float, rt: float, target: float, batch: int, interval: int, ada_kimg: float) -> float:
+    "StyleGAN2-ADA's step: p + sign(r_t − target)·batch·interval/(ada_kimg·1000), clipped to [0, 1]."
+    sign = (rt > target) - (rt < target)
+    return float(min(max(p + sign * batch * interval / (ada_kimg * 1000), 0.0), 1.0))
+
+# %% ../nbs/03_models.ipynb #990d79c0
+def _num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+def check_recipe(cfg: dict) -> dict:
+    "Check the loss, penalty, EMA, architecture and adaptive-augmentation keys of a config; errors name the key."
+    get_loss(cfg["loss"])
+    for k in ("r1_gamma", "r2_gamma"):
+        if not _num(cfg[k]) or cfg[k] < 0: raise ValueError(f"{k}: must be a number ≥ 0 (0 = off), got {cfg[k]!r}")
+    for k in ("reg_every", "ada_interval"):
+        if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 1: raise ValueError(f"{k}: must be an integer ≥ 1, got {cfg[k]!r}")
+    if cfg["ema_kimg"] is not None and (not _num(cfg["ema_kimg"]) or cfg["ema_kimg"] < 0):
+        raise ValueError(f"ema_kimg: must be a number > 0, or 0 / None for the fixed `ema` decay, got {cfg['ema_kimg']!r}")
+    if cfg["ema_rampup"] is not None and (not _num(cfg["ema_rampup"]) or not 0 < cfg["ema_rampup"] <= 1):
+        raise ValueError(f"ema_rampup: must be in (0, 1] or None (no ramp-up), got {cfg['ema_rampup']!r}")
+    for k in ("g_arch", "d_arch"):
+        if cfg[k] not in ARCHS: raise ValueError(f"{k}: unknown {cfg[k]!r}; allowed: {', '.join(ARCHS)}")
+    if cfg["d_arch"] == "resnet" and cfg["d_batch_norm"]:
+        raise ValueError("d_batch_norm: the resnet discriminator has no batch norm; set d_batch_norm=false or d_arch=dcgan")
+    t = cfg["ada_target"]
+    if t is not None:
+        if not _num(t) or not 0 <= t < 1: raise ValueError(f"ada_target: must be in [0, 1) (e.g. 0.6) or None (augmentation always on), got {t!r}")
+        if not cfg["augment"]: raise ValueError("ada_target: adaptive augmentation needs an augment policy, but augment is empty")
+    if not _num(cfg["ada_kimg"]) or cfg["ada_kimg"] <= 0: raise ValueError(f"ada_kimg: must be a number > 0, got {cfg['ada_kimg']!r}")
+    return cfg

@@ -4,28 +4,31 @@
 
 # %% ../nbs/04_train.ipynb #41307faf
 from __future__ import annotations
-import argparse, copy, csv, hashlib, io, json, math, os, sys, time, warnings
+import argparse, contextlib, copy, csv, hashlib, io, json, math, os, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from .config import (resolve_profile, get_device, seed_everything, sha256_file, atomic_write_bytes, save_json,
                         load_json, environment_info, make_run_dir)
 from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8, save_crops
-from .models import (MODELS, LOSSES, RESOLUTIONS, build_models, diff_augment, default_policy, check_policy,
-                        d_loss_fn, g_loss_fn, ema_update)
+from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models, diff_augment, diff_augment_p,
+                        default_policy, check_policy, check_recipe, get_loss, d_loss_fn, g_loss_fn, grad_penalty,
+                        lazy_weight, ema_update, ema_beta, ada_update, ada_signs)
 
 # %% auto #0
-__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'STRATEGIES', 'CONFIG_KEYS', 'PARTS', 'LOSS_COLUMNS', 'resolve_config', 'run_data',
-           'run_units', 'unit_classes', 'check_batch', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
-           'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses',
-           'read_losses', 'sample_latents', 'save_grid', 'load_unit_weights', 'train', 'load_generator',
-           'load_discriminator', 'split_counts', 'generate', 'discriminator_scores', 'load_run_data', 'train_parser',
-           'cli_train', 'cli_generate']
+__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'STRATEGIES', 'BUDGET_SPLITS', 'CONFIG_KEYS', 'PARTS', 'LOSS_COLUMNS',
+           'resolve_config', 'run_data', 'run_units', 'unit_classes', 'check_batch', 'split_budget', 'CheckpointError',
+           'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
+           'derive_seed', 'epoch_order', 'write_losses', 'read_losses', 'sample_latents', 'save_grid',
+           'cpu_bf16_supported', 'cpu_bf16_plan', 'd_logits', 'd_step', 'g_step', 'snapshot_due', 'list_snapshots',
+           'load_unit_weights', 'train', 'load_generator', 'load_discriminator', 'split_counts', 'snapshot_path',
+           'generate', 'discriminator_scores', 'load_run_data', 'train_parser', 'cli_train', 'cli_generate']
 
 # %% ../nbs/04_train.ipynb #f8f57ba5
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
-                    deterministic=True, num_threads=None, max_per_class=None, curate=None)
+                    deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
+                    budget_split="equal", snapshots=0)
 TRAIN_PROFILES = {
     "smoke": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
                   sample_every=1, n_sample=16, num_threads=1),
@@ -35,7 +38,9 @@ TRAIN_PROFILES = {
                   sample_every=50, n_sample=64),
 }
 STRATEGIES = ("per_class", "conditional")
-CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p} | {k for m in MODELS.values() for k in m})
+BUDGET_SPLITS = ("equal", "by_size")
+CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | set(RECIPE_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p}
+                     | {k for m in MODELS.values() for k in m})
 
 def _allowed(xs) -> str: return ", ".join(map(str, xs))
 
@@ -47,20 +52,24 @@ def resolve_config(user: dict) -> dict:
     if model not in MODELS: raise ValueError(f"model: unknown {model!r}; allowed: {_allowed(MODELS)}")
     dev = get_device(user.get("device", RUN_DEFAULTS["device"]))
     prof = resolve_profile(user.get("profile", RUN_DEFAULTS["profile"]), TRAIN_PROFILES, dev)
-    cfg = {**RUN_DEFAULTS, **MODELS[model], **prof, **{k: v for k, v in user.items() if k != "profile"}}
+    cfg = {**RUN_DEFAULTS, **RECIPE_DEFAULTS, **MODELS[model], **prof, **{k: v for k, v in user.items() if k != "profile"}}
     cfg["profile"] = prof["profile"]
     if cfg["strategy"] not in STRATEGIES: raise ValueError(f"strategy: unknown {cfg['strategy']!r}; allowed: {_allowed(STRATEGIES)}")
     if cfg["size"] is not None and cfg["size"] not in RESOLUTIONS:
         raise ValueError(f"size: resolution {cfg['size']} not supported; allowed: {_allowed(RESOLUTIONS)}")
     if cfg["channels"] not in (None, 1, 3): raise ValueError(f"channels: {cfg['channels']} not supported; allowed: 1, 3")
-    if cfg["loss"] not in LOSSES: raise ValueError(f"loss: unknown {cfg['loss']!r}; allowed: {_allowed(LOSSES)}")
     if cfg["augment"] != "auto": check_policy(cfg["augment"])
+    check_recipe(cfg)
     for k in ("batch_size", "epochs", "nz", "ngf", "ndf", "ckpt_every", "keep_checkpoints", "sample_every"):
         if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 1: raise ValueError(f"{k}: must be an integer ≥ 1, got {cfg[k]!r}")
     if not 0 <= cfg["ema"] < 1: raise ValueError(f"ema: must be in [0, 1) (0 = no EMA generator), got {cfg['ema']}")
     if cfg["time_budget_s"] is not None and not cfg["time_budget_s"] > 0: raise ValueError(f"time_budget_s: must be > 0 or None, got {cfg['time_budget_s']}")
     if cfg["max_per_class"] is not None and (not isinstance(cfg["max_per_class"], int) or cfg["max_per_class"] < 1):
         raise ValueError(f"max_per_class: must be an integer ≥ 1 or None, got {cfg['max_per_class']!r}")
+    if not isinstance(cfg["cpu_bf16"], bool): raise ValueError(f"cpu_bf16: must be true or false, got {cfg['cpu_bf16']!r}")
+    if cfg["budget_split"] not in BUDGET_SPLITS: raise ValueError(f"budget_split: unknown {cfg['budget_split']!r}; allowed: {_allowed(BUDGET_SPLITS)}")
+    if not isinstance(cfg["snapshots"], int) or isinstance(cfg["snapshots"], bool) or cfg["snapshots"] < 0:
+        raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
     if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
     return cfg
 
@@ -111,6 +120,14 @@ def check_batch(cfg: dict, train: CropSet, world: int = 1):
             raise ValueError(f"batch_size: {cfg['batch_size']} (× {world} processes) is larger than the {n} training crops of "
                              f"{what}; allowed: 1..{max(n // world, 0)} (or add data / lower --set batch_size)")
 
+# %% ../nbs/04_train.ipynb #d0e87552
+def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list:
+    "Each unit's share of a wall-clock budget: equal, or in proportion to its training crops (`by_size`); None without a budget."
+    if total_s is None: return [None] * len(sizes)
+    if how == "equal": return [total_s / len(sizes)] * len(sizes)
+    if how == "by_size": return [total_s * s / sum(sizes) for s in sizes]
+    raise ValueError(f"budget_split: unknown {how!r}; allowed: {_allowed(BUDGET_SPLITS)}")
+
 # %% ../nbs/04_train.ipynb #5a332385
 class CheckpointError(RuntimeError):
     "A checkpoint that is missing its hash, fails it, or is not a weights-only file."
@@ -160,19 +177,19 @@ def epoch_order(seed: int, unit: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=_gen(seed, "perm", unit, epoch))
 
 # %% ../nbs/04_train.ipynb #8e204eed
-LOSS_COLUMNS = ["unit", "kind", "epoch", "step", "g_loss", "d_loss", "d_real", "d_fake"]
+LOSS_COLUMNS = ["unit", "kind", "epoch", "step", "g_loss", "d_loss", "d_real", "d_fake", "aug_p"]
 
-def write_losses(path, rows: list, units: list):
-    "Rewrite losses.csv from numeric rows [unit, kind(0 step / 1 epoch), epoch, step, g, d, d_real, d_fake]."
-    buf = io.StringIO(); w = csv.writer(buf); w.writerow(LOSS_COLUMNS)
-    for r in rows: w.writerow(_loss_row(r, units))
+def write_losses(path, rows: list, units: list, aug_p: bool = False):
+    "Rewrite losses.csv from numeric rows [unit, kind(0 step / 1 epoch), epoch, step, g, d, d_real, d_fake, aug_p]."
+    buf = io.StringIO(); w = csv.writer(buf); w.writerow(LOSS_COLUMNS if aug_p else LOSS_COLUMNS[:-1])
+    for r in rows: w.writerow(_loss_row(r, units, aug_p))
     atomic_write_bytes(path, buf.getvalue().encode())
 
-def _loss_row(r, units):
-    return [units[int(r[0])], "epoch" if r[1] else "step", int(r[2]), int(r[3])] + [f"{v:.6g}" for v in r[4:]]
+def _loss_row(r, units, aug_p: bool = False):
+    return [units[int(r[0])], "epoch" if r[1] else "step", int(r[2]), int(r[3])] + [f"{v:.6g}" for v in r[4:9 if aug_p else 8]]
 
 def read_losses(run_dir):
-    "losses.csv of a run as a pandas DataFrame."
+    "losses.csv of a run as a pandas DataFrame (an `aug_p` column only for runs with adaptive augmentation)."
     import pandas as pd
     return pd.read_csv(Path(run_dir)/"losses.csv")
 
@@ -187,6 +204,80 @@ def save_grid(images: torch.Tensor, path, nrow: int = 8) -> Path:
     from torchvision.utils import make_grid, save_image
     buf = io.BytesIO(); save_image(make_grid(images.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1)), buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())
+
+# %% ../nbs/04_train.ipynb #b757b7b4
+def cpu_bf16_supported() -> bool:
+    "Whether this CPU computes bf16 natively (x86 AMX-BF16 or AVX512-BF16, Arm BF16), which CPU autocast needs to pay off."
+    if not torch.backends.mkldnn.is_available(): return False
+    try: words = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError: return False  # not Linux: no way to tell here, stay in fp32
+    return bool(words & {"amx_bf16", "avx512_bf16", "bf16"})
+
+def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
+    "Whether to train in bf16 on the CPU (asked, on the CPU, supported); warns and falls back to fp32 when unsupported."
+    ok = cpu_bf16_supported()
+    if requested and on_cpu and not ok:
+        warnings.warn("cpu_bf16: this CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag); training in fp32 instead")
+    return {"requested": bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+# %% ../nbs/04_train.ipynb #36680810
+def d_logits(D, real, fake, y, aug, separate: bool = False):
+    "D's fp32 logits on augmented real and fake batches: in two passes (batch norm, minibatch stddev) or one concatenated pass."
+    if separate: return D(aug(real), y).float(), D(aug(fake), y).float()
+    both = D(aug(torch.cat([real, fake])), None if y is None else torch.cat([y, y])).float()
+    return both[:len(real)], both[len(real):]
+
+def d_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", separate: bool = False, r1: float = 0.0, r2: float = 0.0,
+           autocast=contextlib.nullcontext):
+    "One D update; `r1`, `r2` are this step's penalty weights γ (0 = none). Returns (loss, real logits, fake logits), detached."
+    real, fake = real.detach().requires_grad_(r1 > 0), fake.detach().requires_grad_(r2 > 0)
+    with autocast(): lr, lf = d_logits(D, real, fake, y, aug, separate)
+    loss_d = d_loss_fn(loss, lr, lf)
+    if r1 > 0: loss_d = loss_d + r1 / 2 * grad_penalty(lr, real)
+    if r2 > 0: loss_d = loss_d + r2 / 2 * grad_penalty(lf, fake)
+    opt.zero_grad(set_to_none=True); backward(loss_d); opt.step()
+    return loss_d.detach(), lr.detach(), lf.detach()
+
+def g_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", autocast=contextlib.nullcontext):
+    "One G update through D on augmented fakes (a relativistic loss also scores the paired reals, without gradient); returns the loss."
+    with autocast():
+        lf = D(aug(fake), y).float()
+        lr = None
+        if get_loss(loss).relativistic:
+            with torch.no_grad(): lr = D(aug(real), y).float()
+    loss_g = g_loss_fn(loss, lf, lr)
+    opt.zero_grad(set_to_none=True); backward(loss_g); opt.step()
+    return loss_g.detach()
+
+# %% ../nbs/04_train.ipynb #6fbe102b
+def snapshot_due(frac: float, snaps: int, last: bool = False) -> int:
+    "How many of `snaps` snapshot points (fractions 1/snaps … 1) a unit has reached at fraction `frac`; the last only at its end."
+    if not snaps: return 0
+    return snaps if last else max(0, min(snaps - 1, math.floor(frac * snaps + 1e-9)))
+
+def _save_snapshot(out, unit: str, step: int, images: int, elapsed: float, G, D, E):
+    rel = f"snapshots/{unit}_{images:010d}.safetensors"
+    _save_unit(out/rel, G, D, E)
+    with open(out/"snapshots"/"snapshots.jsonl", "a") as f:
+        f.write(json.dumps({"unit": unit, "images_seen": images, "step": step, "elapsed_s": round(elapsed, 3), "path": rel}) + "\n")
+
+def _snapshot_rows(run_dir) -> list:
+    p = Path(run_dir)/"snapshots"/"snapshots.jsonl"
+    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+
+def list_snapshots(run_dir) -> list:
+    "A run's snapshots in the order written: [{'unit', 'images_seen', 'step', 'elapsed_s', 'path'}] (path absolute)."
+    return [r | {"path": Path(run_dir)/r["path"]} for r in _snapshot_rows(run_dir)]
+
+def _prune_snapshots(out, names: list, unit: int, step: int):
+    "On resume: drop the snapshots written after the checkpoint resumed from (unit index `unit`, `step`); they are redone."
+    if not (out/"snapshots").exists(): return
+    keep = [r for r in _snapshot_rows(out) if r["unit"] in names and (names.index(r["unit"]), r["step"]) <= (unit, step)]
+    refs = {r["path"] for r in keep}
+    for f in (out/"snapshots").glob("*.safetensors"):
+        if f"snapshots/{f.name}" not in refs: f.unlink(); Path(str(f) + ".sha256").unlink(missing_ok=True)
+    atomic_write_bytes(out/"snapshots"/"snapshots.jsonl", "".join(json.dumps(r) + "\n" for r in keep).encode())
 
 # %% ../nbs/04_train.ipynb #0fa7295d
 def _unit_data(train: CropSet, ci):
@@ -222,6 +313,29 @@ def load_unit_weights(path) -> dict:
     return out
 
 # %% ../nbs/04_train.ipynb #e7f38a39
+def _has_ema(cfg) -> bool: return cfg["ema"] > 0 or bool(cfg.get("ema_kimg"))
+
+def _ema_decay(cfg, step: int, batch: int) -> float:
+    "This step's EMA decay: StyleGAN2-ADA's half-life in images when `ema_kimg` is set, else the fixed `ema` with its ramp."
+    if cfg.get("ema_kimg"): return ema_beta(batch, step * batch, cfg["ema_kimg"], cfg.get("ema_rampup", 0.05))
+    return min(cfg["ema"], (1 + step) / (10 + step))  # ramp-up: early weights fade fast
+
+def _separate(cfg) -> bool:
+    "Whether real and fake images go through D in separate batches (batch norm in the DCGAN D; minibatch stddev in the resnet D)."
+    return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True
+
+def _ada_accumulate(ada: list, signs: torch.Tensor, step: int, cfg, batch: int, acc=None) -> list:
+    "Add one D step's overfitting signs to [p, sum, count]; every `ada_interval` steps turn them into a new p (summed over processes)."
+    p, s, c = ada[0], ada[1] + float(signs.sum()), ada[2] + signs.numel()
+    if step % cfg["ada_interval"]: return [p, s, c]
+    t = torch.tensor([s, c], dtype=torch.float64)
+    if acc is not None: t = acc.reduce(t.to(acc.device), "sum").cpu()
+    return [ada_update(p, float(t[0] / t[1]), cfg["ada_target"], batch, cfg["ada_interval"], cfg["ada_kimg"]), 0.0, 0.0]
+
+def _pad_row(r: list, fill: float) -> list:
+    "A losses row from a checkpoint written before the aug_p column existed, padded to the current width."
+    return list(map(float, r)) + [fill] * (len(LOSS_COLUMNS) - len(r))
+
 def train(config: dict | None, out, resume: bool = False, progress: bool = True) -> Path:
     "Train the GAN(s) described by `config` into run directory `out` (or continue it with `resume`); returns `out`."
     from accelerate import Accelerator
@@ -235,7 +349,8 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             norm = lambda k, v: [c for c in v.split(",") if c] if k == "classes" and isinstance(v, str) else v
             diff = [k for k, v in config.items() if k in saved and k not in ("data_dir", "device", "profile") and norm(k, v) != saved[k]]
             if diff: raise ValueError(f"--resume: {', '.join(diff)} differ from the run's config.json; resume without changing them")
-        cfg = resolve_config({k: v for k, v in saved.items() if k in CONFIG_KEYS})
+        legacy = {} if "reg_every" in saved else {"reg_every": 1}  # a run from before lazy penalties: R1 on every step
+        cfg = resolve_config(legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS})
         cfg, parts = run_data(cfg)
     else:
         cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)
@@ -245,13 +360,17 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
     world, rank, main = acc.num_processes, acc.process_index, acc.is_main_process
     if cfg["num_threads"]: torch.set_num_threads(cfg["num_threads"])
     seed_everything(cfg["seed"], cfg["deterministic"])
+    bf16 = cpu_bf16_plan(cfg["cpu_bf16"], on_cpu=not cuda)
+    amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16["used"] else contextlib.nullcontext
+    chl = cuda or bf16["used"]  # channels-last memory format
     train_cs = parts["train"]; check_batch(cfg, train_cs, world)
     units = run_units(cfg); names = [u[0] for u in units]; ncls = unit_classes(cfg)
     if main:
         make_run_dir(out, resume)
         if not (out/"config.json").exists():
             save_json(cfg, out/"config.json")
-            save_json({**environment_info(acc.device), "num_processes": world, "mixed_precision": acc.mixed_precision}, out/"environment.json")
+            save_json({**environment_info(acc.device), "num_processes": world, "mixed_precision": acc.mixed_precision,
+                       "cpu_bf16": bf16}, out/"environment.json")
             save_json({"train_checksum": train_cs.checksum(), "counts": {k: v.counts() for k, v in parts.items()},
                        "n": {k: len(v) for k, v in parts.items()}, "sources": {k: sorted(set(v.sources)) for k, v in parts.items()},
                        "split_seed": cfg["split_seed"], "max_per_class": cfg["max_per_class"]}, out/"data.json")
@@ -261,32 +380,41 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
     got = latest_checkpoint(out) if resume else None
     start_unit, ck = (int(got[1]["unit"]), got[1]) if got else (0, None)
     if ck is not None and int(ck["world"]) != world: raise ValueError(f"--resume: checkpoint written by {ck['world']} processes, now {world}")
-    rows = [list(map(float, r)) for r in ck["rows"].tolist()] if ck is not None else []
-    if ck is not None and main: print(f"resuming {out} from {got[0].name}", file=sys.stderr)
     policy, dev = _policy(cfg), acc.device
+    ada_on, snaps = cfg["ada_target"] is not None, cfg["snapshots"]
+    p_fixed = 1.0 if policy else 0.0  # the aug_p of a run without adaptive augmentation (not written to losses.csv)
+    rows = [_pad_row(r, p_fixed) for r in ck["rows"].tolist()] if ck is not None else []
+    unit_stats = dict(ck.get("unit_stats", {})) if ck is not None else {}
+    if ck is not None and main: print(f"resuming {out} from {got[0].name}", file=sys.stderr)
+    if resume and main: _prune_snapshots(out, names, start_unit, int(ck["step"]) if ck is not None else 0)
     z_fixed, y_fixed = sample_latents(cfg, ncls)
-    n_units_budget = cfg["time_budget_s"] / len(units) if cfg["time_budget_s"] else None
+    sizes = [len(train_cs) if ci is None else int((train_cs.labels == ci).sum()) for _, ci in units]
+    budgets = split_budget(cfg["time_budget_s"], sizes, cfg["budget_split"])
+    sep, reg_every = _separate(cfg), cfg["reg_every"]
     csv_f = None
     if main:
-        write_losses(out/"losses.csv", rows, names)
+        write_losses(out/"losses.csv", rows, names, ada_on)
         csv_f = open(out/"losses.csv", "a", newline=""); csv_w = csv.writer(csv_f)
     for k in range(start_unit, len(units)):
         name, ci = units[k]
         X, Y = _unit_data(train_cs, ci)
-        n = len(X); spe = n // (cfg["batch_size"] * world); bs = cfg["batch_size"]
+        n = len(X); spe = n // (cfg["batch_size"] * world); bs = cfg["batch_size"]; budget = budgets[k]
         torch.manual_seed(derive_seed(cfg["seed"], "init", k))
         G, D = build_models(cfg, ncls)
-        E = copy.deepcopy(G).eval().requires_grad_(False) if cfg["ema"] > 0 else None
+        E = copy.deepcopy(G).eval().requires_grad_(False) if _has_ema(cfg) else None
         oG = torch.optim.Adam(G.parameters(), cfg["lr_g"], betas=(cfg["beta1"], cfg["beta2"]))
         oD = torch.optim.Adam(D.parameters(), cfg["lr_d"], betas=(cfg["beta1"], cfg["beta2"]))
         gz, ga = _gen(cfg["seed"], "z", k, rank), _gen(cfg["seed"], "aug", k, rank)
         step, planned, elapsed, last = 0, cfg["epochs"] * spe, 0.0, False
+        ada, snap_done = [0.0, 0.0, 0.0], 0  # adaptive augmentation: [p, sum of signs, their count]; snapshots written
         if ck is not None and int(ck["unit"]) == k:
             G.load_state_dict(ck["G"]); D.load_state_dict(ck["D"]); oG.load_state_dict(ck["oG"]); oD.load_state_dict(ck["oD"])
             if E is not None: E.load_state_dict(ck["G_ema"])
             gz.set_state(ck["gz"][rank]); ga.set_state(ck["ga"][rank]); torch.set_rng_state(ck["torch_rng"])
             step, elapsed, last = int(ck["step"]), float(ck["elapsed"]), bool(ck["done"])
-        if cuda:
+            if "ada" in ck: ada = [float(v) for v in ck["ada"].tolist()]
+            snap_done = int(ck.get("snap_done", 0))
+        if chl:
             G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         G, D, oG, oD = acc.prepare(G, D, oG, oD)
         if E is not None: E.to(dev)
@@ -298,7 +426,8 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             st = {"unit": k, "step": step, "elapsed": time.time() - t0, "done": last, "world": world,
                   "G": uG.state_dict(), "D": acc.unwrap_model(D).state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(),
                   "gz": [s[0] for s in states], "ga": [s[1] for s in states], "torch_rng": torch.get_rng_state(),
-                  "rows": torch.tensor(rows, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS))}
+                  "rows": torch.tensor(rows, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS)),
+                  "ada": torch.tensor(ada, dtype=torch.float64), "snap_done": snap_done, "unit_stats": unit_stats}
             if E is not None: st["G_ema"] = E.state_dict()
             csv_f.flush()
             save_checkpoint(st, out/"checkpoints"/f"ckpt_u{k:02d}_s{step:09d}.pt")
@@ -322,43 +451,37 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             order = epoch_order(cfg["seed"], k, epoch, n)
             idx = order[(b * world + rank) * bs:(b * world + rank + 1) * bs]
             real = X[idx].to(dev); y = Y[idx].to(dev) if ncls else None
-            if cuda: real = real.contiguous(memory_format=torch.channels_last)
+            if chl: real = real.contiguous(memory_format=torch.channels_last)
             z = torch.randn(bs, cfg["nz"], generator=gz).to(dev)
-            fake = G(z, y)
-            # --- discriminator step
-            real_in = real.detach().requires_grad_(cfg["r1_gamma"] > 0)
-            if cfg["d_batch_norm"]:
-                lr_, lf_ = D(diff_augment(real_in, policy, ga), y), D(diff_augment(fake.detach(), policy, ga), y)
-            else:
-                both = D(diff_augment(torch.cat([real_in, fake.detach()]), policy, ga), None if y is None else torch.cat([y, y]))
-                lr_, lf_ = both[:bs], both[bs:]
-            loss_d = d_loss_fn(cfg["loss"], lr_, lf_)
-            if cfg["r1_gamma"] > 0:
-                (gr,) = torch.autograd.grad(lr_.sum(), real_in, create_graph=True)
-                loss_d = loss_d + cfg["r1_gamma"] / 2 * gr.pow(2).flatten(1).sum(1).mean()
-            oD.zero_grad(set_to_none=True); acc.backward(loss_d); oD.step()
-            # --- generator step
-            lg_ = D(diff_augment(fake, policy, ga), y)
-            loss_g = g_loss_fn(cfg["loss"], lg_)
-            oG.zero_grad(set_to_none=True); acc.backward(loss_g); oG.step()
-            if E is not None: ema_update(E, uG, min(cfg["ema"], (1 + step) / (10 + step)))  # ramp-up: early weights fade fast
-            vals = torch.stack([loss_g.detach(), loss_d.detach(), torch.sigmoid(lr_.detach()).mean(), torch.sigmoid(lf_.detach()).mean()]).float()
+            p = ada[0] if ada_on else None
+            aug = lambda x: diff_augment_p(x, policy, p, ga)
+            with amp(): fake = G(z, y)
+            loss_d, lr_, lf_ = d_step(D, oD, acc.backward, real, fake, y, aug, cfg["loss"], sep,
+                                      lazy_weight(cfg["r1_gamma"], step, reg_every), lazy_weight(cfg["r2_gamma"], step, reg_every), amp)
+            loss_g = g_step(D, oG, acc.backward, real, fake, y, aug, cfg["loss"], amp)
+            if E is not None: ema_update(E, uG, _ema_decay(cfg, step, bs * world))
+            vals = torch.stack([loss_g, loss_d, torch.sigmoid(lr_).mean(), torch.sigmoid(lf_).mean()]).float()
             if world > 1: vals = acc.reduce(vals, "mean")
             step += 1
-            row = [float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist()
+            if ada_on: ada = _ada_accumulate(ada, ada_signs(cfg["loss"], lr_, lf_), step, cfg, bs * world, acc if world > 1 else None)
+            row = [float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist() + [p if ada_on else p_fixed]
             rows.append(row)
-            if main: csv_w.writerow(_loss_row(row, names))
+            if main: csv_w.writerow(_loss_row(row, names, ada_on))
             last = step >= planned
-            if n_units_budget and not last:  # wall-clock budget: every process stops at the same step
-                over = torch.tensor([float(time.time() - t0 >= n_units_budget)], device=dev)
+            if budget and not last:  # wall-clock budget: every process stops at the same step
+                over = torch.tensor([float(time.time() - t0 >= budget)], device=dev)
                 last = bool((broadcast(over) if world > 1 else over).item())
-                if step % 20 == 0: bar.total = min(planned, step + int((n_units_budget - (time.time() - t0)) * step / max(time.time() - t0, 1e-9))); bar.refresh()
+                if step % 20 == 0: bar.total = min(planned, step + int((budget - (time.time() - t0)) * step / max(time.time() - t0, 1e-9))); bar.refresh()
             if b == spe - 1 or last:  # end of an epoch (or of the run): epoch row and sample grid
                 ep = [r for r in rows if r[0] == k and r[1] == 0 and r[2] == epoch]
                 erow = [float(k), 1.0, float(epoch), float(step)] + list(np.mean([r[4:] for r in ep], axis=0))
                 rows.append(erow)
-                if main: csv_w.writerow(_loss_row(erow, names))
+                if main: csv_w.writerow(_loss_row(erow, names, ada_on))
                 if (epoch + 1) % cfg["sample_every"] == 0 or last or epoch + 1 >= cfg["epochs"]: grid(epoch + 1)
+            if snaps and main:  # snapshots at evenly spaced fractions of the unit's time budget (or of its planned steps)
+                due = snapshot_due(1.0 if last else (time.time() - t0) / budget if budget else step / planned, snaps, last)
+                if due > snap_done:
+                    _save_snapshot(out, name, step, step * bs * world, time.time() - t0, uG, acc.unwrap_model(D), E); snap_done = due
             if step % cfg["ckpt_every"] == 0 or last or (b == spe - 1 and epoch + 1 >= cfg["epochs"]): checkpoint()
             bar.update(1); bar.set_postfix(epoch=epoch + 1, g=f"{vals[0]:.3f}", d=f"{vals[1]:.3f}", refresh=False)
             if last: break
@@ -367,6 +490,10 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             import torch.distributed as dist
             for m in (uG, acc.unwrap_model(D)) + ((E,) if E is not None else ()):
                 for buf in m.buffers(): dist.broadcast(buf.data, 0)
+        secs = time.time() - t0
+        unit_stats[name] = {"steps": step, "images_seen": step * bs * world, "elapsed_s": round(secs, 3),
+                            "images_per_s": round(step * bs * world / max(secs, 1e-9), 2), "budget_s": budget,
+                            "aug_p": ada[0] if ada_on else None}
         if main: _save_unit(out/"models"/f"{name}.safetensors", uG, acc.unwrap_model(D), E)
         if world > 1:
             dig = {"G": _state_digest(uG), "D": _state_digest(acc.unwrap_model(D))} | ({"G_ema": _state_digest(E)} if E is not None else {})
@@ -374,8 +501,12 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         acc.wait_for_everyone()
         ck = None
     if main:
-        csv_f.close(); write_losses(out/"losses.csv", rows, names)
-        save_json({"complete": True, "units": names, "steps": {names[int(r[0])]: int(r[3]) for r in rows if r[1] == 1}}, out/"status.json")
+        csv_f.close(); write_losses(out/"losses.csv", rows, names, ada_on)
+        stat = lambda key: {u: s[key] for u, s in unit_stats.items()}
+        save_json({"complete": True, "units": names, "steps": {names[int(r[0])]: int(r[3]) for r in rows if r[1] == 1},
+                   "images_seen": stat("images_seen"), "elapsed_s": stat("elapsed_s"), "images_per_s": stat("images_per_s"),
+                   "budget_s": stat("budget_s")} | ({"aug_p": stat("aug_p")} if ada_on else {}) | {"cpu_bf16": bf16["used"]},
+                  out/"status.json")
     acc.wait_for_everyone()
     return out
 
@@ -385,9 +516,9 @@ def _load_cfg(run_dir) -> dict:
     if not p.exists(): raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
     return load_json(p)
 
-def load_generator(run_dir, unit: str, ema: bool = True):
-    "The (EMA) generator of one unit of a finished run, in eval mode, on the CPU."
-    cfg = _load_cfg(run_dir); w = load_unit_weights(Path(run_dir)/"models"/f"{unit}.safetensors")
+def load_generator(run_dir, unit: str, ema: bool = True, path=None):
+    "The (EMA) generator of one unit of a finished run, or of a snapshot file `path` (see `list_snapshots`), in eval mode, on the CPU."
+    cfg = _load_cfg(run_dir); w = load_unit_weights(path if path is not None else Path(run_dir)/"models"/f"{unit}.safetensors")
     G, _ = build_models(cfg, unit_classes(cfg))
     G.load_state_dict(w["G_ema"] if ema and "G_ema" in w else w["G"])
     return G.eval()
@@ -411,16 +542,24 @@ def split_counts(n: int, counts: dict, classes: list) -> dict:
     c = np.floor(q).astype(int); c[np.argsort(-(q - c), kind="stable")[:n - c.sum()]] += 1
     return dict(zip(classes, c.tolist()))
 
+def snapshot_path(run_dir, unit: str, k: int) -> Path:
+    "The file of snapshot number `k` (0 = earliest, -1 = last) of one unit of a run."
+    rows = sorted((r for r in list_snapshots(run_dir) if r["unit"] == unit), key=lambda r: r["images_seen"])
+    if not -len(rows) <= k < len(rows): raise ValueError(f"snapshot: unit {unit!r} of {run_dir} has {len(rows)} snapshots; allowed: 0..{len(rows) - 1}")
+    return rows[k]["path"]
+
 @torch.no_grad()
-def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batch_size: int = 256) -> CropSet:
-    "`n` synthetic crops (uint8) from a trained run; the same run and seed give the same images."
+def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batch_size: int = 256, ema: bool = True,
+             snapshot: int | None = None) -> CropSet:
+    "`n` synthetic crops (uint8) from a trained run (EMA or raw G, final or snapshot `k` of each unit); same run and seed, same images."
     cfg = _load_cfg(run_dir)
     if not (isinstance(n, int) and n >= 1): raise ValueError(f"n: must be an integer ≥ 1, got {n!r}")
     imgs, labels = [], []
     for c, m in _class_counts(cfg, run_dir, n, class_name).items():
         if m == 0: continue
         ci = cfg["classes"].index(c)
-        G = load_generator(run_dir, c if cfg["effective_strategy"] == "per_class" else "all")
+        unit = c if cfg["effective_strategy"] == "per_class" else "all"
+        G = load_generator(run_dir, unit, ema, path=None if snapshot is None else snapshot_path(run_dir, unit, snapshot))
         g = _gen(seed, "generate", c)
         for i in range(0, m, batch_size):
             b = min(batch_size, m - i)
@@ -428,7 +567,7 @@ def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batc
             y = torch.full((b,), ci, dtype=torch.long) if unit_classes(cfg) else None
             imgs.append(to_uint8(G(z, y))); labels += [ci] * b
     return CropSet(np.concatenate(imgs), np.array(labels), list(cfg["classes"]), np.array(["synthetic"] * len(labels)),
-                   cfg["dataset"], {"run_dir": str(run_dir), "seed": seed, "model": cfg["model"]})
+                   cfg["dataset"], {"run_dir": str(run_dir), "seed": seed, "model": cfg["model"], "ema": ema, "snapshot": snapshot})
 
 @torch.no_grad()
 def discriminator_scores(run_dir, images_uint8: np.ndarray, labels=None, batch_size: int = 256) -> np.ndarray:
@@ -477,7 +616,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="domain name (cde data lists them)")
     p.add_argument("--data-dir", help="local folder of the domain's data")
     p.add_argument("--profile", choices=list(TRAIN_PROFILES) + ["auto"], help="smoke | quick | paper | auto (default auto)")
-    p.add_argument("--model", choices=list(MODELS), help="dcgan (paper baseline) | cde (default)")
+    p.add_argument("--model", choices=list(MODELS), help="dcgan (paper baseline) | cde (default) | cde_r3 (R3GAN-style candidate)")
     p.add_argument("--strategy", choices=list(STRATEGIES), help="per_class (default; one GAN per class) | conditional")
     p.add_argument("--seed", type=int); p.add_argument("--split-seed", type=int)
     p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])

@@ -11,7 +11,8 @@ from cde import classify as C
 from cde.config import save_json
 from cde.data import read_folder, standard_split
 
-BLOOD = Path(__file__).resolve().parents[2]/"shared"/"data"/"blood"
+from realdata import SHARED, need_shared
+BLOOD = SHARED/"blood"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -104,7 +105,7 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_value():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     "A root/<class>/ tree of real blood crops from 40 source fields per class, with its meta.csv."
-    if not (BLOOD/"meta.csv").exists(): pytest.skip("shared/data/blood is not available")
+    need_shared()
     root = tmp_path_factory.mktemp("blood_tiny")/"dev"
     rows = list(csv.DictReader(open(BLOOD/"meta.csv")))
     keep = []

@@ -6,18 +6,17 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent/"shared"/"data"
 
 def cde(*args, cwd=ROOT):
     return subprocess.run(["cde", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    "papermill nbs/run_domain.ipynb at the smoke profile on the real nuclei dev crops."
+    "papermill nbs/run_domain.ipynb at the smoke profile on the embedded real nuclei (`sample`)."
     import papermill as pm
     out = tmp_path_factory.mktemp("pm")/"nuclei"
     pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(out.parent/"nuclei.ipynb"), cwd=str(ROOT),
-                        parameters={"dataset": "nuclei", "data_dir": str(DATA/"nuclei"/"dev"), "profile": "smoke",
+                        parameters={"dataset": "sample", "profile": "smoke",
                                     "n_eval": 48, "gan_minutes": 0.25, "max_eval_real": 96, "out_dir": str(out)},
                         progress_bar=False)
     return out
@@ -52,7 +51,7 @@ def test_run_domain_rejects_bad_parameters(tmp_path):
     import papermill as pm
     for params, msg in [({"dataset": "mitochondria"}, "unknown dataset"),
                         ({"dataset": "nuclei"}, "cde download nuclei"),
-                        ({"dataset": "nuclei", "data_dir": str(DATA/"nuclei"/"dev"), "profile": "paper"}, "meant for a GPU")]:
+                        ({"dataset": "sample", "profile": "paper"}, "meant for a GPU")]:
         with pytest.raises(pm.PapermillExecutionError, match=msg):
             pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(tmp_path/"x.ipynb"), cwd=str(ROOT),
                                 parameters={**params, "out_dir": str(tmp_path/"o")}, progress_bar=False)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from cde.data import cli_data, cli_download, download_domain, DownloadError, load_domain
 
-SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
+from realdata import SHARED, DSB2018_FIXTURE
 
 def cde(*args, cache):
     env = {**os.environ, "CDE_CACHE": str(cache)}
@@ -14,18 +14,18 @@ def test_list(tmp_path):
     r = cde("data", "--list", cache=tmp_path)
     assert r.returncode == 0, r.stderr
     names = [l.split()[0] for l in r.stdout.splitlines()]
-    assert set(names) == {"nuclei", "blood", "colon", "folder", "sample"}
+    assert set(names) == {"nuclei", "blood", "colon", "folder", "sample", "ihc"}
     assert "Data Science Bowl" in r.stdout and "EMBEDDED" in r.stdout
 
 def test_sample_summary_without_data(tmp_path):
     r = cde("data", "--dataset", "sample", "--summary", "--quiet", cache=tmp_path/"c")
     assert r.returncode == 0, r.stderr
-    assert "skimage.data.immunohistochemistry" in r.stdout and "uint8 64x64x1" in r.stdout and "(decoded now)" in r.stdout
+    assert "DSB2018" in r.stdout and "crops        1400" in r.stdout and "uint8 64x64x1" in r.stdout and "(decoded now)" in r.stdout
     r2 = cde("data", "--dataset", "sample", "--json", "--quiet", cache=tmp_path/"c")
     s = json.loads(r2.stdout)
     assert s["from_cache"] is True and s["shape"] == [64, 64, 1] and sum(s["counts"].values()) == s["crops"] >= 100
 
-@pytest.mark.skipif(not (SHARED/"nuclei"/"dev").is_dir(), reason="shared data missing")
+@pytest.mark.shared
 def test_folder_nuclei_summary_matches_readme(tmp_path):
     r = cde("data", "--dataset", "folder", "--data-dir", str(SHARED/"nuclei"/"dev"), "--summary", "--quiet", cache=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -37,7 +37,7 @@ def test_summary_reports_skips(tmp_path, capsys, monkeypatch):
     from PIL import Image
     monkeypatch.setenv("CDE_CACHE", str(tmp_path/"c"))
     (tmp_path/"d"/"x").mkdir(parents=True)
-    for i, p in enumerate(sorted((SHARED/"blood"/"dev"/"cancer").glob("*.png"))[:3]): Image.open(p).save(tmp_path/"d"/"x"/f"{i}.png")
+    for i, a in enumerate(load_domain("ihc", channels=3, progress=False).images[:3]): Image.fromarray(a).save(tmp_path/"d"/"x"/f"{i}.png")
     (tmp_path/"d"/"x"/"broken.png").write_bytes(b"nope")
     with pytest.warns(UserWarning): assert cli_data(["--dataset", "folder", "--data-dir", str(tmp_path/"d"), "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -87,7 +87,7 @@ def local_mirror(tmp_path):
     "A local HTTP server whose BBBC038/stage1_train.zip holds the real raw DSB2018 fields (no top folder)."
     import functools, http.server, threading, zipfile
     site = tmp_path/"site"; (site/"BBBC038").mkdir(parents=True)
-    src = SHARED/"raw"/"dsb2018"/"stage1_train"
+    src = DSB2018_FIXTURE/"stage1_train"
     with zipfile.ZipFile(site/"BBBC038"/"stage1_train.zip", "w") as z:
         for p in sorted(src.rglob("*.png")): z.write(p, p.relative_to(src).as_posix())
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
@@ -106,7 +106,7 @@ def test_download_from_mirror_then_load(tmp_path, local_mirror, monkeypatch, cap
     out = capsys.readouterr().out
     assert sha256_file(site/"BBBC038"/"stage1_train.zip") in out
     cs = load_domain("nuclei", progress=False)   # no data_dir: found where `cde download` put it
-    direct = load_domain("nuclei", SHARED/"raw"/"dsb2018", progress=False)
+    direct = load_domain("nuclei", DSB2018_FIXTURE, progress=False)
     assert len(cs) == len(direct) and cs.checksum() == direct.checksum()
     assert cli_download(["nuclei", "--url-base", base, "--quiet"]) == 0 and "already downloaded" in capsys.readouterr().out
     with pytest.raises(DownloadError, match="checksum mismatch"):

@@ -7,15 +7,15 @@ from PIL import Image
 from cde.data import (ImageReadError, read_image, read_folder, load_domain, read_dib, save_cropset, CropSet,
                       cache_path)
 
-SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
-RAW = SHARED/"raw"
+from realdata import RAW, DSB2018_FIXTURE
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch): monkeypatch.setenv("CDE_CACHE", str(tmp_path/"cache"))
 
-def real_crops(n=4, domain="blood", cls="cancer"):
-    "A few real 64 px crops from the shared dev set (RGB for blood)."
-    return [np.asarray(Image.open(p)) for p in sorted((SHARED/domain/"dev"/cls).glob("*.png"))[:n]]
+def real_crops(n=4, cls="cancer"):
+    "A few real 64 px RGB nucleus crops from the embedded `ihc` domain (a different set per stand-in class)."
+    ims = load_domain("ihc", channels=3, progress=False, cache=False).images
+    return list(ims[:n] if cls == "cancer" else ims[-n:])
 
 def good_tree(root: Path, per_class=3):
     for c in ("cancer", "normal"):
@@ -46,6 +46,7 @@ def test_read_image_errors_name_the_file(tmp_path):
     with pytest.raises(ImageReadError, match=r"cannot read image .*x\.tif"): read_image(p, 1)
     with pytest.raises(ImageReadError): read_image(tmp_path/"missing.png", 1)
 
+@pytest.mark.shared
 def test_16bit_tiff_png_rgba_palette_la_bilevel(tmp_path):
     dna = read_dib(RAW/"bbbc018"/"data"/"BBBC018_v1_images"/"00733-DNA.DIB")   # real 12-bit values in uint16
     Image.fromarray(dna).save(tmp_path/"a16.tif"); Image.fromarray(dna).save(tmp_path/"a16.png")
@@ -68,6 +69,7 @@ def test_16bit_tiff_png_rgba_palette_la_bilevel(tmp_path):
     for name in ("la.png", "bw.png"):
         assert read_image(tmp_path/name, 1).shape == (64, 64, 1) and read_image(tmp_path/name, 3).shape == (64, 64, 3)
 
+@pytest.mark.shared
 def test_folder_of_16bit_tiffs_is_grayscale(tmp_path):
     dna = read_dib(RAW/"bbbc018"/"data"/"BBBC018_v1_images"/"00733-DNA.DIB")
     (tmp_path/"d"/"cell").mkdir(parents=True)
@@ -97,7 +99,7 @@ def test_class_with_one_image_is_warned(tmp_path):
     assert any("single image" in w for w in cs.meta["read_report"]["warnings"])
 
 def dsb_copy(tmp_path, n_fields=1):
-    src = sorted((RAW/"dsb2018"/"stage1_train").iterdir())[:n_fields]
+    src = sorted((DSB2018_FIXTURE/"stage1_train").iterdir())[:n_fields]
     dst = tmp_path/"stage1_train"
     for f in src: shutil.copytree(f, dst/f.name)
     return dst, [dst/f.name for f in src]
@@ -126,6 +128,7 @@ def test_dsb_corrupt_image_and_missing_masks(tmp_path):
         (f3/"images"/f"{f3.name}.png").write_bytes(b"broken too")
         load_domain("nuclei", tmp_path, progress=False, cache=False)
 
+@pytest.mark.shared
 def test_bbbc018_truncated_dib_and_missing_outlines(tmp_path):
     src = RAW/"bbbc018"/"data"
     shutil.copytree(src, tmp_path/"data")
@@ -140,6 +143,7 @@ def test_bbbc018_truncated_dib_and_missing_outlines(tmp_path):
     j = "\n".join(rep["skipped_files"])
     assert "00734-actin.DIB" in j and "00735: no hand-drawn outlines" in j and "00736: stain(s)" in j
 
+@pytest.mark.shared
 def test_bccd_bad_xml_and_missing_image(tmp_path):
     shutil.copytree(RAW/"bccd"/"BCCD", tmp_path/"BCCD")
     good = load_domain("blood", tmp_path, progress=False, cache=False)
@@ -149,6 +153,7 @@ def test_bccd_bad_xml_and_missing_image(tmp_path):
     rep = cs.meta["read_report"]
     assert rep["skipped"] == 2 and set(cs.sources) == {"BloodImage_00002"} and len(cs) < len(good)
 
+@pytest.mark.shared
 def test_taleqani_field_without_leukocytes_is_counted(tmp_path):
     shutil.copytree(RAW/"all_taleqani"/"images"/"Original", tmp_path/"Original")
     Image.fromarray(np.full((224, 224, 3), 230, np.uint8)).save(tmp_path/"Original"/"Pre"/"blank.jpg")

@@ -1,4 +1,4 @@
-"Domain readers on the native-layout samples in ../shared/data/raw: crop counts, labels, channels, splits by source."
+"Domain readers on native-layout samples (CC0 DSB2018 fixtures here; the other sources from CDE_SHARED_DATA/raw): crop counts, labels, channels, splits by source."
 import csv, shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -7,9 +7,7 @@ import pytest
 from PIL import Image
 from cde.data import load_domain, split_by_source, standard_split, read_dib, bbbc018_samples
 
-SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
-RAW = SHARED/"raw"
-pytestmark = pytest.mark.skipif(not RAW.is_dir(), reason=f"real data not found at {RAW}")
+from realdata import SHARED, RAW, DSB2018_FIXTURE
 
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch): monkeypatch.setenv("CDE_CACHE", str(tmp_path/"cache"))
@@ -31,8 +29,8 @@ def expected_nuclei(fd: Path) -> int:
     return n
 
 def test_nuclei_dsb2018():
-    fields = sorted((RAW/"dsb2018"/"stage1_train").iterdir())
-    for root in (RAW/"dsb2018", RAW/"dsb2018"/"stage1_train"):  # the parent or stage1_train itself
+    fields = sorted((DSB2018_FIXTURE/"stage1_train").iterdir())
+    for root in (DSB2018_FIXTURE, DSB2018_FIXTURE/"stage1_train"):  # the parent or stage1_train itself
         cs = load_domain("nuclei", root, progress=False)
         assert len(cs) == sum(expected_nuclei(f) for f in fields)
         for f in fields: assert (cs.sources == f.name).sum() == expected_nuclei(f)
@@ -45,9 +43,10 @@ def test_nuclei_dsb2018():
     assert len(parts["a"]) + len(parts["b"]) == len(cs)
 
 def test_nuclei_size_and_channels():
-    cs = load_domain("nuclei", RAW/"dsb2018", size=32, channels=3, progress=False)
+    cs = load_domain("nuclei", DSB2018_FIXTURE, size=32, channels=3, progress=False)
     assert cs.images.shape[1:] == (32, 32, 3) and cs.meta["size"] == 32
 
+@pytest.mark.shared
 def test_blood_cnmc_labels_and_subject_split():
     cs = load_domain("blood", RAW/"cnmc", progress=False)
     n_all, n_hem = len(list((RAW/"cnmc"/"all").glob("*.png"))), len(list((RAW/"cnmc"/"hem").glob("*.png")))
@@ -57,6 +56,7 @@ def test_blood_cnmc_labels_and_subject_split():
     parts = split_by_source(cs, {"train": 0.7, "test": 0.3}, seed=1)
     no_shared_sources(parts)
 
+@pytest.mark.shared
 def test_blood_cnmc_kaggle_layout(tmp_path):
     "C-NMC_Leukemia/training_data/fold_*/{all,hem}/*.bmp, built from the real C-NMC cells as BMP."
     root = tmp_path/"C-NMC_Leukemia"/"training_data"
@@ -68,6 +68,7 @@ def test_blood_cnmc_kaggle_layout(tmp_path):
     assert len(cs) == len(files) and cs.meta["reader"] == "read_cnmc"
     assert cs.counts()["cancer"] == sum(p.parent.name == "all" for p in files)
 
+@pytest.mark.shared
 def test_blood_taleqani():
     cs = load_domain("blood", RAW/"all_taleqani", progress=False)
     assert cs.meta["reader"] == "read_taleqani" and cs.channels == 3
@@ -82,6 +83,7 @@ def test_blood_taleqani():
     assert len(cs) >= len(rows)  # the shared set is a subsample of the candidates
     no_shared_sources(standard_split(cs, seed=0))
 
+@pytest.mark.shared
 def test_blood_bccd_boxes():
     cs = load_domain("blood", RAW/"bccd", progress=False)
     names = [o.findtext("name").lower() for x in (RAW/"bccd"/"BCCD"/"Annotations").glob("*.xml")
@@ -96,6 +98,7 @@ def colon_candidates(fields):
     rows = list(csv.DictReader(open(SHARED/"colon"/"meta.csv")))
     return sum(r["source_image"].rsplit("/", 1)[-1] in fields for r in rows)
 
+@pytest.mark.shared
 def test_colon_bbbc018():
     cs = load_domain("colon", RAW/"bbbc018", progress=False)
     assert len(cs) == colon_candidates({"00733", "00734"}) == 165
@@ -111,6 +114,7 @@ def _link_field(src_dir: Path, dst_dir: Path, field: str, new: str, kinds):
         for p in src_dir.glob(f"{field}-{k}"):
             (dst_dir/p.name.replace(field, new)).symlink_to(p)
 
+@pytest.mark.shared
 def test_colon_samples_never_split(tmp_path):
     "Four real fields under ids of two samples: a split keeps each sample (all its fields) on one side."
     src = RAW/"bbbc018"/"data"
@@ -127,6 +131,7 @@ def test_colon_samples_never_split(tmp_path):
         no_shared_sources(parts)
         assert {len(set(p.sources)) for p in parts.values()} == {1}
 
+@pytest.mark.shared
 def test_colon_tiff_fields(tmp_path):
     "BBBC008-style 16-bit and 8-bit TIFFs made from the real BBBC018 stains: nuclei by Otsu."
     src = RAW/"bbbc018"/"data"/"BBBC018_v1_images"
@@ -147,10 +152,13 @@ def test_bbbc018_sample_grouping():
 
 def test_sample_embedded():
     cs = load_domain("sample", progress=False)
-    assert 100 <= len(cs) <= 250 and cs.images.shape[1:] == (64, 64, 1)
-    assert "immunohistochemistry" in cs.meta["what"] and cs.meta["data_dir"] is None
+    assert len(cs) == 1400 and cs.images.shape[1:] == (64, 64, 1) and cs.meta["n_sources"] == 496
+    assert "DSB2018" in cs.meta["what"] and cs.meta["data_dir"] is None and cs.meta["licence"].startswith("CC0")
     no_shared_sources(standard_split(cs, seed=3))
+    ihc = load_domain("ihc", progress=False)
+    assert 100 <= len(ihc) <= 250 and "immunohistochemistry" in ihc.meta["what"]
 
+@pytest.mark.shared
 def test_nuclei_class_tree_and_cache():
     "The nuclei domain also reads the shared crops; the second load comes from the cache and is identical."
     a = load_domain("nuclei", SHARED/"nuclei"/"dev", progress=False)
@@ -160,6 +168,7 @@ def test_nuclei_class_tree_and_cache():
     assert a.checksum() == b.checksum() and (a.sources == b.sources).all() and Path(b.meta["cache_file"]).exists()
     no_shared_sources(standard_split(b, seed=0))
 
+@pytest.mark.shared
 def test_colon_class_tree_groups_fields_into_samples():
     "The shared colon crops name their BBBC018 field; the split unit becomes the sample of 4 fields."
     cs = load_domain("colon", SHARED/"colon"/"dev", progress=False)
@@ -171,6 +180,7 @@ def test_colon_class_tree_groups_fields_into_samples():
     no_shared_sources(parts)   # a field belongs to exactly one sample, so no field is split either
     assert sum(len(set(p.sources)) for p in parts.values()) == 10
 
+@pytest.mark.shared
 def test_taleqani_kaggle_layout_reads_only_original(tmp_path):
     "Kaggle's copy has Original/ and Segmented/ with the same class folders: only Original fields are read."
     src = RAW/"all_taleqani"/"images"/"Original"

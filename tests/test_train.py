@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-SHARED = Path(__file__).resolve().parents[2]/"shared"/"data"
+from realdata import SHARED, need_shared
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 def make_subset(root: Path, domain: str = "blood", per_class: int = 40) -> Path:
-    "A small class tree of real crops (symlinks into ../shared/data) with its meta.csv, whole source fields first."
+    "A small class tree of real blood crops (symlinks into the real crop sets) with its meta.csv, whole source fields first."
+    need_shared()
     src = SHARED/domain
-    if not (src/"dev").is_dir(): pytest.skip(f"real crops not found at {src} (see shared/data/README.md)")
     rows = list(csv.DictReader(open(src/"meta.csv", newline="")))
     out, keep = root/domain, []
     for c in sorted({r["class"] for r in rows}):

@@ -1,0 +1,267 @@
+"""Quality study of GAN recipes at a fixed CPU budget: FID, KID, precision / recall / density / coverage, curves.
+
+For each domain × variant × seed: `cde.train.train` on the domain's standard-split `train` part with a wall-clock
+budget and one torch thread (`--jobs` runs side by side, 2 on a 2-core CPU), saving generator snapshots at
+`--snapshots` evenly spaced points of the budget; then, in the same worker process:
+
+- final scores: `--n-gen` generated crops (EMA generator, and the raw one too where the run keeps an EMA) against
+  *all* held-out `test` crops of the domain (n stated): FID (clean mode), KID, and precision / recall / density /
+  coverage with k = 5;
+- the real-vs-real floor at the same n: the same metrics between `--n-gen` real `train` crops (drawn without
+  replacement, or all of them) and the same `test` crops, i.e. what a generator that samples the training
+  distribution exactly would score;
+- a quality-versus-images-seen curve: FID / precision / recall of `--n-snap` samples of each snapshot against the
+  same `test` crops (for per-class runs snapshot k of every class's GAN, at k/S of its own budget).
+
+Every row records the git commit and a dirty flag, the full resolved config, the seed, images seen and training
+images/s. Real features are computed once per domain (cde.metrics' feature cache, keyed by pixels and weights).
+
+Usage:
+  python bench/quality.py --domains nuclei blood --variants dcgan cde --budget 900 --seeds 0 1 --jobs 2
+  python bench/quality.py --variant cde_rp=cde:loss=rpgan,r1_gamma=0.05,r2_gamma=0.05 --variants cde_rp ...
+  python bench/quality.py --report            # table and figure from bench/results/quality.json only
+A variant is a model preset of cde.models.MODELS, or NAME=PRESET:key=value,... (values parsed as YAML).
+Writes bench/results/quality.json (rows merged by domain / variant / seed / budget, so runs can be added later)
+and bench/results/quality.png. Run it in the background with a log: it takes budget + evaluation per job.
+"""
+import argparse, json, os, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT/"bench"/"results"/"quality.json"
+
+
+def parse_variant(spec: str) -> tuple[str, dict]:
+    "`NAME=PRESET:key=value,...` → (NAME, {model: PRESET, key: value, ...}); a bare preset name is its own variant."
+    import yaml
+    name, _, rest = spec.partition("=")
+    if not rest: return name, {"model": name}
+    preset, _, kv = rest.partition(":")
+    over = {}
+    for item in filter(None, kv.split(",")):
+        k, eq, v = item.partition("=")
+        if not eq: raise SystemExit(f"--variant {spec}: expected key=value, got {item!r}")
+        over[k.strip()] = yaml.safe_load(v)
+    return name, {"model": preset, **over}
+
+
+def git_state() -> dict:
+    "Commit of the checkout and whether tracked files differ from it."
+    run = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+
+
+def metrics_row(real_f, fake_f, seed: int) -> dict:
+    "FID, KID and PRDC (k 5) of fake features against real ones, with both n."
+    from cde.metrics import fid_from_features, kid_from_features, compute_prdc
+    k = kid_from_features(real_f, fake_f, seed=seed)
+    p = compute_prdc(real_f, fake_f, 5)
+    return {"fid": round(fid_from_features(real_f, fake_f), 3), "kid": round(k["kid"], 5),
+            **{m: round(float(p[m]), 4) for m in ("precision", "recall", "density", "coverage")},
+            "n_real": len(real_f), "n_fake": len(fake_f)}
+
+
+def worker(job: dict) -> dict:
+    "Train one (domain, variant, seed) run, then score it; returns the result row (also saved in the run dir)."
+    import numpy as np, torch
+    torch.set_num_threads(job["threads"])
+    from cde.train import train, generate, load_run_data
+    from cde.metrics import inception_features
+    from cde.config import load_json, save_json
+    run = Path(job["run_dir"])
+    t0 = time.time()
+    if not (run/"status.json").exists(): train(job["config"], run, resume=(run/"config.json").exists(), progress=False)
+    train_wall = time.time() - t0
+    cfg, status = load_json(run/"config.json"), load_json(run/"status.json")
+    kw = dict(progress=False, batch_size=50)
+    test = load_run_data(run, "test"); tr = load_run_data(run, "train")
+    ft = inception_features(test, name=f"{job['domain']}-test", **kw)
+    rng = np.random.default_rng(0)
+    sub = tr if len(tr) <= job["n_gen"] else tr.subset(np.sort(rng.choice(len(tr), job["n_gen"], replace=False)))
+    floor = metrics_row(ft, inception_features(sub, name=f"{job['domain']}-train", **kw), job["seed"])
+    finals, has_ema = {}, bool(cfg.get("ema", 0) > 0 or cfg.get("ema_kimg"))
+    fake = generate(run, job["n_gen"], seed=job["seed"], ema=has_ema)
+    finals["ema" if has_ema else "raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
+    if has_ema:  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
+        fake = generate(run, job["n_snap"], seed=job["seed"], ema=False)
+        finals["raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
+    curve = []
+    snaps = _snapshot_table(run)
+    for k in sorted({s["k"] for s in snaps}):
+        at = [s for s in snaps if s["k"] == k]
+        fake = generate(run, job["n_snap"], seed=job["seed"], ema=has_ema, snapshot=k)
+        curve.append({"k": k, "images_seen": int(sum(s["images_seen"] for s in at)),
+                      "elapsed_s": round(sum(s["elapsed_s"] for s in at), 1),
+                      **metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])})
+    imgs = int(sum(status["images_seen"].values())); secs = sum(status["elapsed_s"].values())
+    row = {"domain": job["domain"], "variant": job["variant"], "seed": job["seed"], "budget_s": job["budget_s"],
+           "final": finals, "floor": floor, "curve": curve, "steps": status.get("steps"), "images_seen": imgs,
+           "train_img_per_s": round(imgs / secs, 1) if imgs and secs else None, "train_wall_s": round(train_wall, 1),
+           "n_test": len(test), "n_test_sources": int(len(set(test.sources))), "n_train": len(tr),
+           "config": cfg, "git": job["git"], "run_dir": str(run), "eval_s": round(time.time() - t0 - train_wall, 1)}
+    save_json(row, run/"quality_row.json")
+    return row
+
+
+def real_features(jobs: list):
+    "Embed each domain's test crops and the floor's train crops once, before the workers start (they hit the cache)."
+    import numpy as np
+    from cde.train import resolve_config, run_data
+    from cde.metrics import inception_features
+    for dom in dict.fromkeys(j["domain"] for j in jobs):
+        j = next(j for j in jobs if j["domain"] == dom)
+        _, parts = run_data(resolve_config(dict(j["config"])))
+        tr = parts["train"]
+        sub = tr if len(tr) <= j["n_gen"] else tr.subset(np.sort(np.random.default_rng(0).choice(len(tr), j["n_gen"], replace=False)))
+        t = time.time()
+        inception_features(parts["test"], name=f"{dom}-test", progress=False, batch_size=50)
+        inception_features(sub, name=f"{dom}-train", progress=False, batch_size=50)
+        print(f"[{time.strftime('%H:%M:%S')}] {dom}: real features of {len(parts['test'])} test and {len(sub)} train crops "
+              f"({time.time() - t:.0f} s)", flush=True)
+
+
+def _snapshot_table(run) -> list:
+    "Snapshots of a run as rows with `k` = their index within their unit (0-based), oldest first."
+    from cde.train import list_snapshots
+    rows, seen = [], {}
+    for s in sorted(list_snapshots(run), key=lambda s: (s["unit"], s["images_seen"])):
+        k = seen[s["unit"]] = seen.get(s["unit"], -1) + 1
+        rows.append({**s, "k": k})
+    return rows
+
+
+def merge(rows: list) -> dict:
+    "Merge new rows into the results file by (domain, variant, seed, budget)."
+    from cde.config import load_json, save_json
+    key = lambda r: (r["domain"], r["variant"], r["seed"], r["budget_s"])
+    old = load_json(OUT)["rows"] if OUT.exists() else []
+    new = {key(r): r for r in rows}
+    res = {"what": "GAN recipe quality study at a fixed CPU budget (bench/quality.py)",
+           "rows": [r for r in old if key(r) not in new] + list(new.values())}
+    save_json(res, OUT)
+    return res
+
+
+def report(res: dict) -> str:
+    "A markdown table (one row per domain / variant, mean over seeds) and the curve figure."
+    import numpy as np
+    rows, lines = res["rows"], []
+    lines.append("| domain | variant | budget s | seeds | FID (EMA) | FID (raw) | precision | recall | density | coverage | "
+                 "floor FID | floor P / R | n fake / real (sources) | steps | img/s |")
+    lines.append("|" + "---|" * 15)
+    groups = {}
+    for r in rows: groups.setdefault((r["domain"], r["variant"], r["budget_s"]), []).append(r)
+    for (dom, var, b), rs in sorted(groups.items()):
+        f = lambda path: [eval("r" + path) for r in rs]
+        pick = lambda r: r["final"].get("ema", r["final"].get("raw"))
+        def ms(vals):
+            vals = [v for v in vals if v is not None]
+            if not vals: return "–"
+            return f"{np.mean(vals):.1f}" + (f" ± {np.std(vals, ddof=1):.1f}" if len(vals) > 1 else "")
+        fe = ms([r["final"]["ema"]["fid"] for r in rs if "ema" in r["final"]])
+        fr = ms([r["final"]["raw"]["fid"] for r in rs if "raw" in r["final"]])
+        if any("ema" in r["final"] for r in rs): fr += f" (n {rs[0]['final']['raw']['n_fake']})"
+        p = np.mean([pick(r)["precision"] for r in rs]); rc = np.mean([pick(r)["recall"] for r in rs])
+        d = np.mean([pick(r)["density"] for r in rs]); c = np.mean([pick(r)["coverage"] for r in rs])
+        fl = rs[0]["floor"]
+        steps = sum(v for v in (rs[0]["steps"] or {}).values()) if isinstance(rs[0]["steps"], dict) else rs[0]["steps"]
+        lines.append(f"| {dom} | {var} | {b:g} | {len(rs)} | {fe} | {fr} | {p:.3f} | {rc:.3f} | {d:.3f} | {c:.3f} | "
+                     f"{fl['fid']:.1f} | {fl['precision']:.2f} / {fl['recall']:.2f} | {pick(rs[0])['n_fake']} / "
+                     f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {steps} | {rs[0]['train_img_per_s']} |")
+    return "\n".join(lines)
+
+
+def figure(res: dict, path: Path):
+    "FID and precision / recall against images seen, one panel column per domain."
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    doms = sorted({r["domain"] for r in res["rows"] if r["curve"]})
+    if not doms: return None
+    fig, ax = plt.subplots(2, len(doms), figsize=(5.5 * len(doms), 7), squeeze=False)
+    for j, dom in enumerate(doms):
+        for r in (r for r in res["rows"] if r["domain"] == dom and r["curve"]):
+            x = [c["images_seen"] / 1000 for c in r["curve"]]
+            lbl = f"{r['variant']} s{r['seed']} ({r['budget_s']:g} s)"
+            l, = ax[0, j].plot(x, [c["fid"] for c in r["curve"]], marker="o", label=lbl)
+            ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", color=l.get_color(), label=f"{lbl} precision")
+            ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ls="--", color=l.get_color())
+        fl = next(r["floor"] for r in res["rows"] if r["domain"] == dom)
+        ax[0, j].axhline(fl["fid"], color="k", ls=":", label=f"real-vs-real floor {fl['fid']:.1f}")
+        ax[0, j].set(title=f"{dom}: FID of {res['rows'][0]['curve'][0]['n_fake'] if res['rows'][0]['curve'] else ''} samples vs "
+                     f"{fl['n_real']} held-out crops", xlabel="thousands of images seen", ylabel="FID (clean)")
+        ax[1, j].set(xlabel="thousands of images seen", ylabel="precision (o) / recall (x, dashed)", ylim=(0, 1))
+        ax[0, j].legend(fontsize=7); ax[1, j].legend(fontsize=7)
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    global OUT
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--domains", nargs="+", default=["nuclei", "blood"])
+    ap.add_argument("--variants", nargs="+", default=["dcgan", "cde"])
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PRESET:key=value,...")
+    ap.add_argument("--budget", type=float, default=900, help="seconds of GAN training per run (default 900, the quick profile)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--jobs", type=int, default=2, help="runs side by side, one torch thread each")
+    ap.add_argument("--snapshots", type=int, default=5, help="generator snapshots per unit for the curve (0: none)")
+    ap.add_argument("--n-gen", type=int, default=2000, help="generated crops for the final scores (and real train crops for the floor)")
+    ap.add_argument("--n-snap", type=int, default=500, help="generated crops per snapshot for the curve")
+    ap.add_argument("--data", default=None, help="folder holding <domain>/dev/<class>/*.png (default: CDE_SHARED_DATA)")
+    ap.add_argument("--runs", default="/tmp/cde_quality", help="where the run directories go (outside the repository)")
+    ap.add_argument("--profile", default="quick")
+    ap.add_argument("--out", default=str(OUT), help="results JSON (the figure goes beside it, .png)")
+    ap.add_argument("--report", action="store_true", help="only print the table and redraw the figure from the results file")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    OUT = Path(a.out)
+    if a.worker:
+        print(json.dumps(worker(json.loads(Path(a.worker).read_text())))[:2000], flush=True); return 0
+    from cde.config import load_json, shared_data
+    if a.report:
+        res = load_json(OUT); print(report(res)); print(figure(res, OUT.with_suffix(".png"))); return 0
+    from cde.train import resolve_config
+    data = Path(a.data) if a.data else shared_data()
+    named = dict(parse_variant(v) for v in a.variant)
+    git = git_state()
+    jobs = []
+    for dom in a.domains:
+        for var in a.variants:
+            over = named.get(var, {"model": var})
+            for seed in a.seeds:
+                cfg = {"dataset": dom, "data_dir": str(data/dom/"dev"), "profile": a.profile, "size": 64, "seed": seed,
+                       "device": "cpu", "num_threads": 1, "time_budget_s": a.budget, "snapshots": a.snapshots, **over}
+                resolve_config(dict(cfg))  # every option checked before any work, the error naming the key
+                run = Path(a.runs)/f"{dom}_{var}_b{int(a.budget)}_s{seed}"
+                jobs.append({"domain": dom, "variant": var, "seed": seed, "budget_s": a.budget, "config": cfg,
+                             "run_dir": str(run), "n_gen": a.n_gen, "n_snap": a.n_snap, "threads": 1, "git": git})
+    real_features(jobs)
+    print(f"{len(jobs)} runs, {a.jobs} at a time, {a.budget:g} s of training each; commit {git['commit']} "
+          f"(dirty {git['dirty']})", flush=True)
+    procs, queue, rows = {}, list(jobs), []
+    while queue or procs:
+        while queue and len(procs) < a.jobs:
+            j = queue.pop(0); Path(j["run_dir"]).mkdir(parents=True, exist_ok=True)
+            spec = Path(j["run_dir"]).with_suffix(".job.json"); spec.write_text(json.dumps(j))
+            log = open(Path(j["run_dir"]).with_suffix(".log"), "a")
+            procs[j["run_dir"]] = (subprocess.Popen([sys.executable, __file__, "--worker", str(spec)], stdout=log,
+                                                    stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}), j)
+            print(f"[{time.strftime('%H:%M:%S')}] started {j['domain']} {j['variant']} seed {j['seed']}", flush=True)
+        time.sleep(5)
+        for rd, (p, j) in list(procs.items()):
+            if p.poll() is None: continue
+            del procs[rd]
+            if p.returncode != 0:
+                print(f"[{time.strftime('%H:%M:%S')}] FAILED {j['domain']} {j['variant']} seed {j['seed']}: see {rd}.log", flush=True)
+                continue
+            row = load_json(Path(rd)/"quality_row.json"); rows.append(row); res = merge([row])
+            e = row["final"].get("ema", row["final"].get("raw"))
+            print(f"[{time.strftime('%H:%M:%S')}] done {j['domain']} {j['variant']} seed {j['seed']}: FID {e['fid']} "
+                  f"P {e['precision']} R {e['recall']} (floor {row['floor']['fid']}, n {e['n_fake']}/{e['n_real']})", flush=True)
+    res = load_json(OUT) if OUT.exists() else {"rows": []}
+    print(report(res)); print(figure(res, OUT.with_suffix(".png")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
