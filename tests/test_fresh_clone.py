@@ -30,7 +30,7 @@ def test_main_job_verbatim_in_a_fresh_clone(tmp_path):
                                                      capture_output=True).returncode != 0:
         pytest.fail("the fresh-clone test needs git and a git checkout of the project")
     home = tmp_path/"user"; home.mkdir()
-    clone = home/"cde"
+    clone = home/"project"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     assert not (clone.parent/"shared").exists() and not (clone/"runs"/"00000-sample-quick").exists()
     venv = home/"venv"
@@ -43,7 +43,7 @@ def test_main_job_verbatim_in_a_fresh_clone(tmp_path):
                    check=True, env=env, capture_output=True)
     r = subprocess.run(["bash", "-c", main_job + SHORTEN], cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-5000:])
-    where = subprocess.run([venv/"bin"/"python", "-c", "import cde; print(cde.__file__)"], cwd=home, env=env,
+    where = subprocess.run([venv/"bin"/"python", "-c", "import cde; print(cde.__file__)"], cwd=tmp_path, env=env,
                            capture_output=True, text=True).stdout.strip()
     assert Path(where).resolve().is_relative_to(clone.resolve()), where   # the clone's code ran, not this checkout's
     assert (clone/"runs"/"sample.ipynb").exists()

@@ -6,15 +6,13 @@ Usage: python tools/readme.py          # rewrite README.md
 import sys
 from pathlib import Path
 import nbformat
-from nbconvert import MarkdownExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def render() -> str:
-    "README text: the markdown cells of nbs/index.ipynb, as nbconvert renders them."
+    "README text: the markdown cells of nbs/index.ipynb, one blank line between cells (no templates needed)."
     nb = nbformat.read(ROOT/"nbs"/"index.ipynb", as_version=4)
-    nb.cells = [c for c in nb.cells if c.cell_type == "markdown"]
-    body, _ = MarkdownExporter().from_notebook_node(nb)
+    body = "\n\n".join(c.source.strip() for c in nb.cells if c.cell_type == "markdown")
     return "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == "__main__":
