@@ -19,7 +19,7 @@ def pytest_terminal_summary(terminalreporter):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if REASON in str(r.longrepr)]
     names = sorted({r.nodeid.split("[")[0] for r in skipped})
     if skipped:
-        terminalreporter.write_sep("-", f"{len(skipped)} tests skipped: they {REASON}")
+        terminalreporter.write_sep("-", f"{len(skipped)} tests skipped, each because it {REASON}")
         for n in names: terminalreporter.write_line(f"  {n}")
     if os.environ.get("CDE_SKIP_REPORT"):
         with open(os.environ["CDE_SKIP_REPORT"], "w") as f: json.dump({"skipped": len(skipped), "tests": names}, f)
