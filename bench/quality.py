@@ -130,6 +130,14 @@ def _snapshot_table(run) -> list:
     return rows
 
 
+def scrub(row: dict, data, runs) -> dict:
+    "The row with this machine's data and run folders replaced by placeholders (no absolute paths are committed)."
+    text = json.dumps(row)
+    for path, tag in ((data, "$CDE_SHARED_DATA"), (runs, "<runs>")):
+        text = text.replace(str(Path(path).resolve()), tag).replace(str(path), tag)
+    return json.loads(text)
+
+
 def merge(rows: list) -> dict:
     "Merge new rows into the results file by (domain, variant, seed, budget)."
     from cde.config import load_json, save_json
@@ -254,7 +262,7 @@ def main(argv=None):
             if p.returncode != 0:
                 print(f"[{time.strftime('%H:%M:%S')}] FAILED {j['domain']} {j['variant']} seed {j['seed']}: see {rd}.log", flush=True)
                 continue
-            row = load_json(Path(rd)/"quality_row.json"); rows.append(row); res = merge([row])
+            row = scrub(load_json(Path(rd)/"quality_row.json"), data, a.runs); rows.append(row); res = merge([row])
             e = row["final"].get("ema", row["final"].get("raw"))
             print(f"[{time.strftime('%H:%M:%S')}] done {j['domain']} {j['variant']} seed {j['seed']}: FID {e['fid']} "
                   f"P {e['precision']} R {e['recall']} (floor {row['floor']['fid']}, n {e['n_fake']}/{e['n_real']})", flush=True)

@@ -187,10 +187,10 @@ def reproduce(data_root, out="runs/reproduce", figures_dir="figures", profile: s
     if jobs > 1: params.setdefault("threads", 1)  # several domains at once: one torch thread each
     dirs = run_domains(domains, data_root, out, profile, seed, jobs, **params)
     timings = {dom: load_json(Path(d)/"summary.json")["timings"] for dom, d in dirs.items()}
-    caption = (f"profile {resolved}, seed {seed}, data {Path(data_root).resolve()}/<domain>/dev"
+    caption = (f"profile {resolved}, seed {seed}, data {data_root}/<domain>/dev"
                + (f", {jobs} domains at a time" if jobs > 1 else ""))
     written = assemble(dirs, figures_dir, caption, seed=seed)
-    save_json({"profile": resolved, "seed": seed, "jobs": jobs, "data_root": str(Path(data_root).resolve()), "params": params,
+    save_json({"profile": resolved, "seed": seed, "jobs": jobs, "data_root": str(data_root), "params": params,
                "timings_per_domain": timings, "total_s": round(time.time() - t0, 1)}, Path(figures_dir)/"reproduce.json")
     return written
 
