@@ -194,7 +194,7 @@ def figure(res: dict, path: Path):
             ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", color=l.get_color(), label=f"{lbl} precision")
             ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ls="--", color=l.get_color())
         fl = next(r["floor"] for r in res["rows"] if r["domain"] == dom)
-        ax[0, j].axhline(fl["fid"], color="k", ls=":", label=f"real-vs-real floor {fl['fid']:.1f}")
+        ax[0, j].axhline(fl["fid"], color="k", ls=":", label=f"real-vs-real floor {fl['fid']:.1f} (n {fl['n_fake']} / {fl['n_real']}, not the curve's n)")
         ax[0, j].set(title=f"{dom}: FID of {res['rows'][0]['curve'][0]['n_fake'] if res['rows'][0]['curve'] else ''} samples vs "
                      f"{fl['n_real']} held-out crops", xlabel="thousands of images seen", ylabel="FID (clean)")
         ax[1, j].set(xlabel="thousands of images seen", ylabel="precision (o) / recall (x, dashed)", ylim=(0, 1))
