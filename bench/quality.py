@@ -61,11 +61,17 @@ def metrics_row(real_f, fake_f, seed: int) -> dict:
             "n_real": len(real_f), "n_fake": len(fake_f)}
 
 
+def floor_sample(train, n: int):
+    "The real train crops the floor is measured on: all of them, or `n` drawn without replacement (seed 0)."
+    import numpy as np
+    return train if len(train) <= n else train.subset(np.sort(np.random.default_rng(0).choice(len(train), n, replace=False)))
+
+
 def worker(job: dict) -> dict:
     "Train one (domain, variant, seed) run, then score it; returns the result row (also saved in the run dir)."
     import numpy as np, torch
     torch.set_num_threads(job["threads"])
-    from cde.train import train, generate, load_run_data
+    from cde.train import train, generate, load_run_data, _has_ema
     from cde.metrics import inception_features
     from cde.config import load_json, save_json
     run = Path(job["run_dir"])
@@ -76,10 +82,8 @@ def worker(job: dict) -> dict:
     kw = dict(progress=False, batch_size=50)
     test = load_run_data(run, "test"); tr = load_run_data(run, "train")
     ft = inception_features(test, name=f"{job['domain']}-test", **kw)
-    rng = np.random.default_rng(0)
-    sub = tr if len(tr) <= job["n_gen"] else tr.subset(np.sort(rng.choice(len(tr), job["n_gen"], replace=False)))
-    floor = metrics_row(ft, inception_features(sub, name=f"{job['domain']}-train", **kw), job["seed"])
-    finals, has_ema = {}, bool(cfg.get("ema", 0) > 0 or cfg.get("ema_kimg"))
+    floor = metrics_row(ft, inception_features(floor_sample(tr, job["n_gen"]), name=f"{job['domain']}-train", **kw), job["seed"])
+    finals, has_ema = {}, _has_ema(cfg)
     fake = generate(run, job["n_gen"], seed=job["seed"], ema=has_ema)
     finals["ema" if has_ema else "raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
     if has_ema:  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
@@ -105,14 +109,12 @@ def worker(job: dict) -> dict:
 
 def real_features(jobs: list):
     "Embed each domain's test crops and the floor's train crops once, before the workers start (they hit the cache)."
-    import numpy as np
     from cde.train import resolve_config, run_data
     from cde.metrics import inception_features
     for dom in dict.fromkeys(j["domain"] for j in jobs):
         j = next(j for j in jobs if j["domain"] == dom)
         _, parts = run_data(resolve_config(dict(j["config"])))
-        tr = parts["train"]
-        sub = tr if len(tr) <= j["n_gen"] else tr.subset(np.sort(np.random.default_rng(0).choice(len(tr), j["n_gen"], replace=False)))
+        sub = floor_sample(parts["train"], j["n_gen"])
         t = time.time()
         inception_features(parts["test"], name=f"{dom}-test", progress=False, batch_size=50)
         inception_features(sub, name=f"{dom}-train", progress=False, batch_size=50)
@@ -160,7 +162,6 @@ def report(res: dict) -> str:
     groups = {}
     for r in rows: groups.setdefault((r["domain"], r["variant"], r["budget_s"]), []).append(r)
     for (dom, var, b), rs in sorted(groups.items()):
-        f = lambda path: [eval("r" + path) for r in rs]
         pick = lambda r: r["final"].get("ema", r["final"].get("raw"))
         def ms(vals):
             vals = [v for v in vals if v is not None]

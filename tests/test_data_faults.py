@@ -1,5 +1,5 @@
 "Bad input: corrupt, truncated, 16-bit, RGBA / palette files, empty folders, lone classes, mismatched masks."
-import shutil, warnings
+import functools, shutil, warnings
 from pathlib import Path
 import numpy as np
 import pytest
@@ -12,9 +12,14 @@ from realdata import RAW, DSB2018_FIXTURE
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch): monkeypatch.setenv("CDE_CACHE", str(tmp_path/"cache"))
 
+@functools.lru_cache(maxsize=1)
+def _ihc_rgb():
+    "The embedded `ihc` crops in RGB, decoded once per session (each test has its own empty crop cache)."
+    return load_domain("ihc", channels=3, progress=False, cache=False).images
+
 def real_crops(n=4, cls="cancer"):
     "A few real 64 px RGB nucleus crops from the embedded `ihc` domain (a different set per stand-in class)."
-    ims = load_domain("ihc", channels=3, progress=False, cache=False).images
+    ims = _ihc_rgb()
     return list(ims[:n] if cls == "cancer" else ims[-n:])
 
 def good_tree(root: Path, per_class=3):

@@ -5,17 +5,17 @@ temporary folder, makes a virtual environment there (with this interpreter's pac
 installed again), and runs the README's main-job command exactly as written, with papermill parameters appended
 only to shorten it. It is slow (a pip install and a short pipeline run), so it runs once, here.
 """
-import json, os, re, shutil, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
+from test_repo import quickstart_commands  # the README parser the repository checks already use
 
 ROOT = Path(__file__).resolve().parents[1]
 SHORTEN = " -p gan_minutes 0.2 -p n_eval 64 -p max_eval_real 128"
 
 def quickstart():
     "The two commands of the README's Quick start: (main job, test command)."
-    section = (ROOT/"README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    cmds = re.findall(r"```sh\n(.+?)\n```", section, flags=re.S)
+    cmds = quickstart_commands()
     assert len(cmds) == 2, cmds
     return cmds[0], cmds[1]
 
