@@ -41,7 +41,11 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     for item in filter(None, kv.split(",")):
         k, eq, v = item.partition("=")
         if not eq: raise SystemExit(f"--variant {spec}: expected key=value, got {item!r}")
-        over[k.strip()] = yaml.safe_load(v)
+        val = yaml.safe_load(v)
+        if isinstance(val, str):  # YAML 1.1 reads 2e-4 (no dot) as a string
+            try: val = float(val)
+            except ValueError: pass
+        over[k.strip()] = val
     return name, {"model": preset, **over}
 
 

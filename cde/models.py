@@ -351,6 +351,10 @@ def _num(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bo
 def check_recipe(cfg: dict) -> dict:
     "Check the loss, penalty, EMA, architecture and adaptive-augmentation keys of a config; errors name the key."
     get_loss(cfg["loss"])
+    for k in ("lr_g", "lr_d"):
+        if not _num(cfg[k]) or not cfg[k] > 0: raise ValueError(f"{k}: must be a number > 0 (e.g. 2e-4), got {cfg[k]!r}")
+    for k in ("beta1", "beta2"):
+        if not _num(cfg[k]) or not 0 <= cfg[k] < 1: raise ValueError(f"{k}: Adam's beta must be a number in [0, 1), got {cfg[k]!r}")
     for k in ("r1_gamma", "r2_gamma"):
         if not _num(cfg[k]) or cfg[k] < 0: raise ValueError(f"{k}: must be a number ≥ 0 (0 = off), got {cfg[k]!r}")
     for k in ("reg_every", "ada_interval"):
