@@ -59,7 +59,8 @@ def main(argv=None):
             r = compute_fid(fake, test, names=(f"{dom}-{m}", f"{dom}-test"), kid=True)
             st = load_json(run/"status.json")
             row = {"domain": dom, "model": m, "budget_s": budget, "fid": round(r["fid"], 2), "kid": r.get("kid"), "n_fake": r["n_a"], "n_real": r["n_b"],
-                   "mode": r["mode"], "steps": st["steps"], "train_wall_s": round(train_s, 1), "run_dir": str(run)}
+                   "mode": r["mode"], "steps": st["steps"], "train_wall_s": round(train_s, 1),
+                   "run_dir": f"<runs>/{run.name}"}  # --runs is outside the repo: no path of this machine is committed
             mine.append(row); print(json.dumps(row), flush=True)
             res["results"] = merged(); save_json(res, out)
     res["results"] = merged()

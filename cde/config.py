@@ -11,8 +11,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PROFILES', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything', 'sha256_file',
-           'atomic_write_bytes', 'save_json', 'load_json', 'git_commit', 'environment_info', 'make_run_dir',
-           'next_run_dir', 'cache_dir', 'shared_data', 'require_shared']
+           'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit', 'environment_info',
+           'make_run_dir', 'next_run_dir', 'cache_dir', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #4daef220
 PROFILES = ("smoke", "quick", "paper", "auto")
@@ -82,6 +82,20 @@ def save_json(obj, path) -> Path:
 def load_json(path):
     "Read a JSON file."
     return json.loads(Path(path).read_text())
+
+# %% ../nbs/00_config.ipynb #e53c9730
+def portable_path(p, base=None, keep: int = 2) -> str | None:
+    "`p` fit for a shared record: relative to `base` (default: the repository holding `cde`) when inside it or one level up, else `.../` and its last `keep` parts; never absolute."
+    if p is None: return None
+    p = Path(p)
+    if not p.is_absolute(): return p.as_posix()
+    if base is None:
+        import cde
+        base = Path(cde.__file__).resolve().parents[1]
+    try: rel = Path(os.path.relpath(p, base))
+    except ValueError: rel = None  # another drive (Windows)
+    if rel is not None and rel.parts[:2] != ("..", ".."): return rel.as_posix()
+    return ".../" + "/".join(p.parts[1:][-keep:])
 
 # %% ../nbs/00_config.ipynb #bce1935f
 def git_commit(path=".") -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, csv, datetime, sys
 from pathlib import Path
 import numpy as np
-from .config import load_json, save_json, sha256_file
+from .config import load_json, save_json, sha256_file, portable_path
 from .data import CropSet, get_domain, save_crops
 
 # %% auto #0
@@ -59,16 +59,19 @@ def datacard_markdown(card: dict) -> str:
          f"- run directory: `{card['run_dir']}`", "", "## Fidelity, diversity, privacy"]
     if not m: L.append("Not evaluated: run `cde evaluate RUN_DIR` before exporting to include FID, KID, PRDC and the memorization audit.")
     else:
-        f, iv = m["fid"], m["fid"].get("interval") or {}
-        L += [f"- FID {_fmt(f['fid'])} (95 % interval {_fmt(iv.get('low'))}–{_fmt(iv.get('high'))}; n real {f['n_real']}, "
-              f"n synthetic {f['n_synthetic']}, mode {m.get('mode')}); real-vs-real floor {_fmt(m.get('floor', {}).get('fid'))} "
-              f"(n {m.get('floor', {}).get('n')} per half); real set: {m.get('real')}",
-              f"- KID {_fmt(m.get('kid', {}).get('kid'), 4)} ± {_fmt(m.get('kid', {}).get('kid_std'), 4)} (subset {m.get('kid', {}).get('subset_size')})",
+        f, iv, fl, kd = m["fid"], m["fid"].get("interval") or {}, m.get("floor", {}), m.get("kid", {})
+        kr = kd.get("interval") or [None, None]
+        L += [f"- FID {_fmt(f['fid'])} (95 % interval {_fmt(iv.get('low'))}–{_fmt(iv.get('high'))}, resampled by "
+              f"{iv.get('unit', 'crop')}; n real {f['n_real']}, n synthetic {f['n_synthetic']}, mode {m.get('mode')}); "
+              f"real-vs-real floor {_fmt(fl.get('fid'))} at the same n ({fl.get('n_a', fl.get('n'))} real crops in the "
+              f"synthetic's place / {fl.get('n_b', fl.get('n'))} real); real set: {m.get('real')}",
+              f"- KID {_fmt(kd.get('kid'), 4)} (95 % range of subset values {_fmt(kr[0], 4)}–{_fmt(kr[1], 4)}; subsets of {kd.get('subset_size')})",
               "- precision {p} / recall {r} / density {d} / coverage {c} (k = {k})".format(
                   **{a: _fmt(m.get('prdc', {}).get(b)) for a, b in zip("prdc", ("precision", "recall", "density", "coverage"))},
                   k=m.get("prdc", {}).get("k"))]
         mem = m.get("memorization") or {}
-        for space in ("feature", "pixel"):
+        if mem.get("informative") is False: L.append(f"- memorization audit: uninformative ({mem.get('reason')})")
+        for space in ("feature", "pixel") if mem.get("informative") is not False else ():
             if isinstance(mem.get(space), dict):
                 L.append(f"- memorization audit ({space} space): {100 * mem[space]['flagged_fraction']:.1f} % of synthetic crops are closer "
                          f"to a training crop than the 5th percentile of held-out-to-train distances (expected about 5 % "
@@ -89,9 +92,9 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
     dom = get_domain(cfg["dataset"])
     lic = source_licences(cfg)
     metrics = load_json(run_dir/"metrics.json") if (run_dir/"metrics.json").exists() else None
-    card = {"cde_version": cde.__version__, "created": datetime.date.today().isoformat(), "run_dir": str(run_dir.resolve()),
+    card = {"cde_version": cde.__version__, "created": datetime.date.today().isoformat(), "run_dir": portable_path(run_dir.resolve()),
             "seed": seed, "n_images": len(cs), "counts": cs.counts(), "size": cs.size, "channels": cs.channels,
-            "source": {"dataset": cfg["dataset"], "description": dom.description, "data_dir": cfg.get("data_dir"),
+            "source": {"dataset": cfg["dataset"], "description": dom.description, "data_dir": portable_path(cfg.get("data_dir")),
                        "licences": lic, "citation": dom.citation, "n_train": data["n"]["train"],
                        "train_counts": data["counts"]["train"],
                        "train_checksum": data.get("train_checksum", "")},

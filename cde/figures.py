@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
-from .config import load_json, save_json
+from .config import load_json, save_json, portable_path
 from .data import CropSet, to_tensor
 
 # %% auto #0
@@ -94,16 +94,20 @@ def plot_real_fake(real: CropSet, fake: CropSet, scores: np.ndarray, domain: str
 # %% ../nbs/07_figures.ipynb #49d16335
 def fid_row(domain: str, metrics: dict) -> dict:
     "One FID-table row from a run's `metrics.json` content (see `cde.metrics.evaluate_run`)."
-    f, fl, iv = metrics["fid"], metrics.get("floor", {}), metrics["fid"].get("interval", {})
+    f, fl, kd, mem = metrics["fid"], metrics.get("floor", {}), metrics.get("kid", {}), metrics.get("memorization") or {}
+    iv, off = f.get("interval") or {}, mem.get("informative") is False
     return {"domain": domain, "FID": f["fid"],
-            "FID 95% CI": f"{iv['low']:.1f}–{iv['high']:.1f}" if iv else "",
+            "FID 95 % interval": f"{iv['low']:.1f}–{iv['high']:.1f}" if iv else "",
+            "resampled by": f"{iv.get('unit', 'crop')} ({iv.get('n_groups', f['n_real'])})" if iv else "",
             "n synthetic": f["n_synthetic"], "n real (held out)": f["n_real"],
-            "real-vs-real floor": fl.get("fid", np.nan), "floor n per half": fl.get("n"),
-            "KID×1000": 1000 * metrics.get("kid", {}).get("kid", np.nan),
+            "real-vs-real floor": fl.get("fid", np.nan),
+            "floor n (stand-ins / real)": f"{fl['n_a']} / {fl['n_b']}" if "n_a" in fl else (f"{fl['n']} / {fl['n']}" if "n" in fl else ""),
+            "KID×1000": 1000 * kd.get("kid", np.nan),
+            "KID×1000 95 % range": f"{1000 * kd['interval'][0]:.2f}–{1000 * kd['interval'][1]:.2f}" if "interval" in kd else "",
             "precision": metrics.get("prdc", {}).get("precision", np.nan),
             "recall": metrics.get("prdc", {}).get("recall", np.nan),
-            "too close to train % (expected 5)": 100 * (metrics.get("memorization", {}).get("feature") or {})
-                                                   .get("flagged_fraction", np.nan),
+            "too close to train % (expected 5)": np.nan if off else 100 * (mem.get("feature") or {}).get("flagged_fraction", np.nan),
+            "audit": f"uninformative: precision {mem['precision']:.3f} < {mem['min_precision']}" if off else "",
             "paper FID": PAPER_FID.get(domain, np.nan)}
 
 def write_table(df: pd.DataFrame, stem, floatfmt: str = "%.2f") -> list:
@@ -187,10 +191,10 @@ def reproduce(data_root, out="runs/reproduce", figures_dir="figures", profile: s
     if jobs > 1: params.setdefault("threads", 1)  # several domains at once: one torch thread each
     dirs = run_domains(domains, data_root, out, profile, seed, jobs, **params)
     timings = {dom: load_json(Path(d)/"summary.json")["timings"] for dom, d in dirs.items()}
-    caption = (f"profile {resolved}, seed {seed}, data {data_root}/<domain>/dev"
+    caption = (f"profile {resolved}, seed {seed}, data {portable_path(data_root)}/<domain>/dev"
                + (f", {jobs} domains at a time" if jobs > 1 else ""))
     written = assemble(dirs, figures_dir, caption, seed=seed)
-    save_json({"profile": resolved, "seed": seed, "jobs": jobs, "data_root": str(data_root), "params": params,
+    save_json({"profile": resolved, "seed": seed, "jobs": jobs, "data_root": portable_path(data_root), "params": params,
                "timings_per_domain": timings, "total_s": round(time.time() - t0, 1)}, Path(figures_dir)/"reproduce.json")
     return written
 
@@ -205,7 +209,7 @@ def cli_reproduce(argv: list) -> int:
     p.add_argument("--figures", default="figures", help="where the figures and tables go")
     p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
     p.add_argument("--n-eval", type=int, default=500, help="synthetic images per domain for the metrics")
-    p.add_argument("--max-eval-real", type=int, default=500, help="cap on real held-out / training crops embedded for the metrics")
+    p.add_argument("--max-eval-real", type=int, default=500, help="cap on real held-out crops embedded for the metrics (the audit searches every training crop)")
     p.add_argument("--jobs", type=int, default=3, help="domains run at once (each with one torch thread when > 1)")
     a = p.parse_args(argv)
     doms = [d for d in a.domains.split(",") if d]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from .config import cache_dir, get_device, sha256_file, save_json, atomic_write_bytes, load_json
+from .config import cache_dir, get_device, sha256_file, save_json, atomic_write_bytes, load_json, portable_path
 from .data import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source
 
 # %% auto #0
@@ -18,8 +18,9 @@ __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE
            'find_inception', 'verify_inception', 'Inception', 'load_inception', 'to_rgb', 'folder_files', 'load_images',
            'image_keys', 'images_digest', 'clean_resize', 'inception_features', 'cleanfid_folder_features',
            'fid_from_features', 'kid_from_features', 'bootstrap_fid', 'compute_prdc', 'features_of', 'compute_fid',
-           'compute_kid', 'real_floor', 'per_class_fid', 'nearest_neighbours', 'memorization_audit', 'audit_summary',
-           'write_audit_csv', 'audit_grid', 'load_real', 'evaluate_run', 'format_table', 'cli_fid', 'cli_evaluate']
+           'compute_kid', 'matched_sets', 'real_floor', 'per_class_fid', 'nearest_neighbours', 'memorization_audit',
+           'audit_summary', 'write_audit_csv', 'audit_grid', 'audit_verdict', 'load_real', 'evaluate_run',
+           'format_table', 'cli_fid', 'cli_evaluate']
 
 # %% ../nbs/05_metrics.ipynb #f0b42c5d
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -274,32 +275,54 @@ def fid_from_features(fa: np.ndarray, fb: np.ndarray, device=None) -> float:
 
 # %% ../nbs/05_metrics.ipynb #a9383344
 def kid_from_features(fa: np.ndarray, fb: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
-                      seed: int = 0) -> dict:
-    "Kernel Inception Distance (clean-fid's estimator), subset size capped at n; mean, std and subset size."
+                      seed: int = 0, subset_size: int | None = None, level: float = 0.95) -> dict:
+    "KID (clean-fid's estimator) on random subsets of half the smaller set (≤ `max_subset_size`): mean, std and `level` range of the subset values."
     from cleanfid.fid import kernel_distance
-    m = min(len(fa), len(fb), max_subset_size)
-    if m < 2: raise ValueError(f"KID needs at least 2 images per set, got {len(fa)} and {len(fb)}")
+    n = min(len(fa), len(fb))
+    if n < 2: raise ValueError(f"KID needs at least 2 images per set, got {len(fa)} and {len(fb)}")
+    m = subset_size or min(max(2, n // 2), max_subset_size)
+    if not 2 <= m <= n: raise ValueError(f"KID subset size must be between 2 and {n} (the smaller set), got {m}")
     state = np.random.get_state(); np.random.seed(seed % 2**32)
     try: vals = np.array([kernel_distance(fa, fb, num_subsets=1, max_subset_size=m) for _ in range(num_subsets)])
     finally: np.random.set_state(state)
-    return {"kid": float(vals.mean()), "kid_std": float(vals.std()), "subset_size": m, "num_subsets": num_subsets,
-            "n_a": len(fa), "n_b": len(fb)}
+    lo, hi = np.percentile(vals, [50 * (1 - level), 50 * (1 + level)])
+    return {"kid": float(vals.mean()), "kid_std": float(vals.std()), "interval": [float(lo), float(hi)], "level": level,
+            "subset_size": m, "num_subsets": num_subsets, "n_a": len(fa), "n_b": len(fb)}
+
+# %% ../nbs/05_metrics.ipynb #0124c8b1
+def _group_rows(groups, n: int) -> list | None:
+    "Row indices of each group (groups in sorted order), or None when `groups` is None (each row its own unit)."
+    if groups is None: return None
+    g = np.asarray(groups)
+    if len(g) != n: raise ValueError(f"groups: {len(g)} ids for {n} rows")
+    _, inv = np.unique(g, return_inverse=True)
+    return np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
+
+def _resample(rng: np.random.Generator, n: int, rows: list | None) -> np.ndarray:
+    "Row indices of one bootstrap resample: n rows drawn with replacement, or as many whole groups as there are groups."
+    if rows is None: return rng.integers(0, n, n)
+    return np.concatenate([rows[k] for k in rng.integers(0, len(rows), len(rows))])
 
 def bootstrap_fid(fa: np.ndarray, fb: np.ndarray, n_boot: int = 100, seed: int = 0, level: float = 0.95,
-                  progress: bool = False) -> dict:
-    "Bootstrap 95 % interval of FID (both sets resampled), its percentile spread centred on the estimate."
+                  progress: bool = False, groups=None, groups_b=None, unit: str | None = None) -> dict:
+    "Bootstrap interval of FID: `fa` (real) resampled by whole groups (`groups`, e.g. source images; else by row), `fb` by row (or `groups_b`); percentile spread centred on the estimate."
+    ra, rb = _group_rows(groups, len(fa)), _group_rows(groups_b, len(fb))
     rng, vals, est = np.random.default_rng(seed), [], fid_from_features(fa, fb)
     for _ in tqdm(range(n_boot), desc="FID bootstrap", disable=not progress, file=sys.stderr):
-        vals.append(fid_from_features(fa[rng.integers(0, len(fa), len(fa))], fb[rng.integers(0, len(fb), len(fb))]))
+        ia = _resample(rng, len(fa), ra)
+        vals.append(fid_from_features(fa[ia], fb[_resample(rng, len(fb), rb)]))
     lo, med, hi = np.percentile(vals, [50 * (1 - level), 50, 50 * (1 + level)])
     return {"low": max(0.0, float(est - (med - lo))), "high": float(est + (hi - med)), "level": level, "n_boot": n_boot,
-            "std": float(np.std(vals)), "bootstrap_mean": float(np.mean(vals)), "percentile": [float(lo), float(hi)]}
+            "std": float(np.std(vals)), "bootstrap_mean": float(np.mean(vals)), "percentile": [float(lo), float(hi)],
+            "unit": unit or ("group" if ra is not None else "row"), "n_groups": len(ra) if ra is not None else len(fa),
+            "unit_b": "group" if rb is not None else "row", "n_groups_b": len(rb) if rb is not None else len(fb)}
 
+# %% ../nbs/05_metrics.ipynb #6c966313
 def compute_prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict:
     "Precision, recall, density, coverage (Naeem et al. 2020, `prdc` package), with k and the sample sizes."
     import prdc
-    k = min(k, len(real_feats) - 1, len(fake_feats) - 1)
-    if k < 1: raise ValueError(f"PRDC needs at least 2 images per set, got {len(real_feats)} and {len(fake_feats)}")
+    k = min(k, len(real_feats) - 2, len(fake_feats) - 2)  # `prdc` needs k + 1 < n (it counts each point as its own neighbour)
+    if k < 1: raise ValueError(f"PRDC needs at least 3 images per set, got {len(real_feats)} and {len(fake_feats)}")
     with contextlib.redirect_stdout(sys.stderr):
         r = prdc.compute_prdc(real_features=np.asarray(real_feats), fake_features=np.asarray(fake_feats), nearest_k=k)
     return {**{m: float(v) for m, v in r.items()}, "k": k, "n_real": len(real_feats), "n_fake": len(fake_feats)}
@@ -329,7 +352,7 @@ def compute_fid(a, b, names=("A", "B"), kid: bool = False, n_boot: int = 0, seed
     return r
 
 def compute_kid(a, b, names=("A", "B"), num_subsets: int = 100, max_subset_size: int = 1000, seed: int = 0, **kw) -> dict:
-    "KID between image sets (or feature arrays) `a` and `b`; subset size capped at the smaller n."
+    "KID between image sets (or feature arrays) `a` and `b`, on subsets of half the smaller n (see `kid_from_features`)."
     return {**kid_from_features(features_of(a, names[0], **kw), features_of(b, names[1], **kw), num_subsets,
                                 max_subset_size, seed), "mode": "clean"}
 
@@ -347,17 +370,31 @@ def _halves(real, seed: int):
     perm = np.random.default_rng(seed).permutation(n)
     return perm[: n // 2], perm[n // 2:], why
 
+def matched_sets(real, n_fake: int | None = None, seed: int = 0) -> dict:
+    "Disjoint real index sets for an FID and its floor at one n: `ref` (the real side of both) and `stand_in` (`n` real crops in the synthetic crops' place); `n` is `n_fake` (default: the smaller half) unless the real set is too small."
+    ia, ib, how = _halves(real, seed)
+    small, big = sorted((ia, ib), key=len)
+    n_fake = len(small) if n_fake is None else n_fake
+    stand, ref = (small, big) if len(small) >= n_fake else (big, small)  # the larger part is the reference when it can be
+    n = min(n_fake, len(stand))
+    if n < 2 or len(ref) < 2: raise ValueError(f"real set too small for a floor: halves of {len(ia)} and {len(ib)} images")
+    stand = np.sort(np.random.default_rng(seed).choice(stand, n, replace=False))
+    note = (f"FID and floor at the same n: {n} synthetic crops (floor: {n} real crops in their place) against the same "
+            f"{len(ref)} real crops; the two real sets are disjoint parts of {len(ia) + len(ib)} real crops, split {how}")
+    if n < n_fake: note = (f"too few real crops for {n_fake} floor stand-ins besides the reference, so FID and floor both use {n} "
+                           f"of the {n_fake} synthetic crops (drawn with seed {seed}). " + note)
+    return {"ref": np.sort(ref), "stand_in": stand, "n": n, "n_fake": n_fake, "split": how, "note": note}
+
+# %% ../nbs/05_metrics.ipynb #00c58897
 def real_floor(real, feats: np.ndarray | None = None, n: int | None = None, seed: int = 0, **kw) -> dict:
-    "FID between two disjoint, equal-size halves of a real set (the floor a generator is judged against)."
+    "FID of `n` real crops (default: the smaller half) against a disjoint real reference (`matched_sets`): a perfect generator's score with `n` samples."
     if isinstance(real, (str, Path)): real = load_images(real, "real")
     f = features_of(real, "real", **kw) if feats is None else feats
-    ia, ib, how = _halves(real, seed)
-    m = min(len(ia), len(ib), n or 10**9)
-    if m < 2: raise ValueError(f"real set too small for a floor: halves of {len(ia)} and {len(ib)} images")
-    rng = np.random.default_rng(seed)
-    ia, ib = np.sort(rng.choice(ia, m, replace=False)), np.sort(rng.choice(ib, m, replace=False))
-    return {"fid": fid_from_features(f[ia], f[ib]), "n": m, "split": how, "seed": seed}
+    s = matched_sets(real, n, seed)
+    return {"fid": fid_from_features(f[s["stand_in"]], f[s["ref"]]), "n_a": s["n"], "n_b": len(s["ref"]),
+            "split": s["split"], "seed": seed, "note": s["note"]}
 
+# %% ../nbs/05_metrics.ipynb #619aff5f
 def per_class_fid(real: CropSet, fake: CropSet, real_feats: np.ndarray, fake_feats: np.ndarray) -> dict:
     "FID per class name present in both sets (classes with < 2 images on a side are reported, not scored)."
     out = {}
@@ -438,6 +475,15 @@ def audit_grid(synthetic, train, audit: dict, space: str = "feature", k: int = 8
     if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
     return fig
 
+# %% ../nbs/05_metrics.ipynb #deeec943
+def audit_verdict(precision: float, min_precision: float = 0.05) -> dict:
+    "Whether a memorization audit can be read: not when PRDC precision < `min_precision` (synthetic crops off the real manifold)."
+    ok = bool(precision >= min_precision)
+    why = (f"PRDC precision {precision:.3f} >= {min_precision}: the synthetic crops lie near real ones" if ok else
+           f"PRDC precision {precision:.3f} < {min_precision}: the synthetic crops lie off the real manifold, so none is "
+           "near any real crop and the flagged fraction says nothing about copying")
+    return {"informative": ok, "reason": why, "precision": float(precision), "min_precision": min_precision}
+
 # %% ../nbs/05_metrics.ipynb #c3fae12b
 def _run_cfg(run_dir) -> dict:
     p = Path(run_dir)/"config.json"
@@ -457,12 +503,12 @@ def load_real(path, channels: int | None = None, size: int | None = None, progre
     arr = np.stack(imgs) if len({a.shape for a in imgs}) == 1 else None
     if arr is None: raise ValueError(f"set real: images under {root} differ in size; pass a run (its size) or resize them")
     if channels == 1: arr = arr[..., :1]
-    return CropSet(arr, np.zeros(len(arr), np.int64), ["all"], [f"file{i}" for i in range(len(arr))], "folder", {"data_dir": str(root)})
+    return CropSet(arr, np.zeros(len(arr), np.int64), ["all"], [f"file{i}" for i in range(len(arr))], "folder", {"data_dir": portable_path(root)})
 
 def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int = 100, k: int = 5,
                  batch_size: int = 32, progress: bool = True, device=None, weights=None,
                  generate=None, load_run_data=None, write: bool = True) -> dict:
-    "FID (+ interval, floor), KID, PRDC, per-class FID and memorization audit of a run; writes RUN_DIR/metrics.json."
+    "FID (+ interval by source image, floor at the same n), KID, PRDC, per-class FID and memorization audit of a run; writes RUN_DIR/metrics.json."
     run_dir = Path(run_dir)
     if not run_dir.is_dir(): raise FileNotFoundError(f"run directory {run_dir} does not exist")
     if n < 2: raise ValueError(f"--n must be at least 2, got {n}")
@@ -473,7 +519,7 @@ def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int =
     fake = generate(run_dir, n, seed)
     if real is None: real_cs, real_desc = load_run_data(run_dir, "test"), "run's held-out 'test' part"
     elif isinstance(real, CropSet): real_cs, real_desc = real, "given CropSet"
-    else: real_cs, real_desc = load_real(real, fake.channels, fake.size, progress), str(real)
+    else: real_cs, real_desc = load_real(real, fake.channels, fake.size, progress), portable_path(real)
     if real_cs.size != fake.size:  # compare at the generator's resolution (channels meet at RGB anyway)
         real_cs = CropSet(np.stack([resize_square(a, fake.size) for a in real_cs.images]), real_cs.labels,
                           real_cs.classes, real_cs.sources, real_cs.domain, real_cs.meta)
@@ -483,19 +529,24 @@ def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int =
     ff = inception_features(fake, name="synthetic", **kw)
     fr = inception_features(real_cs, name="real", **kw)
     net = load_inception(weights, device)
-    res = {"run_dir": str(run_dir), "mode": "clean", "features": "Inception-v3 pool3 (2048-d)",
+    s = matched_sets(real_cs, len(ff), seed)  # the FID's real reference and n, shared with the floor
+    keep = np.arange(len(ff)) if s["n"] == len(ff) else np.sort(np.random.default_rng(seed).choice(len(ff), s["n"], replace=False))
+    ref_cs, fake_e, fr_e, ff_e = real_cs.subset(s["ref"]), fake.subset(keep), fr[s["ref"]], ff[keep]
+    res = {"run_dir": portable_path(run_dir), "mode": "clean", "features": "Inception-v3 pool3 (2048-d)",
            "weights": {k_: v for k_, v in net.info.items() if k_ != "path"}, "seed": seed,
            "n_synthetic": len(fake), "n_real": len(real_cs), "real": real_desc, "domain": cfg.get("dataset", fake.domain),
-           "fid": {"fid": fid_from_features(fr, ff), "n_real": len(fr), "n_synthetic": len(ff)}}
-    if n_boot: res["fid"]["interval"] = bootstrap_fid(fr, ff, n_boot, seed, progress=progress)
-    res["floor"] = real_floor(real_cs, fr, seed=seed)
-    res["kid"] = kid_from_features(fr, ff, seed=seed)
-    res["prdc"] = compute_prdc(fr, ff, k)
-    if len(fake.classes) > 1: res["per_class_fid"] = per_class_fid(real_cs, fake, fr, ff)
+           "n_note": s["note"], "fid": {"fid": fid_from_features(fr_e, ff_e), "n_real": len(fr_e), "n_synthetic": len(ff_e)}}
+    if n_boot:
+        unit = "crop" if len(set(ref_cs.sources)) == len(ref_cs) else "source image"  # one crop per source: the same
+        res["fid"]["interval"] = bootstrap_fid(fr_e, ff_e, n_boot, seed, progress=progress, groups=ref_cs.sources, unit=unit)
+    res["floor"] = real_floor(real_cs, fr, len(ff), seed)
+    res["kid"] = kid_from_features(fr_e, ff_e, seed=seed)
+    res["prdc"] = compute_prdc(fr_e, ff_e, k)
+    if len(fake.classes) > 1: res["per_class_fid"] = per_class_fid(ref_cs, fake_e, fr_e, ff_e)
     if train_cs is not None:
         ft = inception_features(train_cs, name="train", **kw)
         au = memorization_audit(fake, train_cs, real_cs, ff, ft, fr)
-        res["memorization"] = {**audit_summary(au), "holdout": real_desc}
+        res["memorization"] = {**audit_summary(au), **audit_verdict(res["prdc"]["precision"]), "holdout": real_desc}
         if write:
             write_audit_csv(au, run_dir/"memorization.csv")
             audit_grid(fake, train_cs, au, path=run_dir/"memorization_pairs.png")
@@ -505,12 +556,15 @@ def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int =
     return res
 
 def format_table(res: dict) -> str:
-    "A plain-text table of an evaluation result, with sample sizes."
-    f, rows = res["fid"], []
-    iv = f" [{f['interval']['low']:.2f}, {f['interval']['high']:.2f}]" if "interval" in f else ""
-    rows.append(("FID (clean)", f"{f['fid']:.2f}{iv}", f"real {f['n_real']} / synthetic {f['n_synthetic']}"))
-    rows.append(("FID floor real-vs-real", f"{res['floor']['fid']:.2f}", f"{res['floor']['n']} / {res['floor']['n']} ({res['floor']['split']})"))
-    rows.append(("KID", f"{res['kid']['kid']:.4f} ± {res['kid']['kid_std']:.4f}", f"subsets of {res['kid']['subset_size']}"))
+    "A plain-text table of an evaluation result: sample sizes, interval levels and units, the floor's n, the audit's verdict."
+    f, fl, kd, rows = res["fid"], res["floor"], res["kid"], []
+    iv = f.get("interval")
+    rows.append(("FID (clean)", f"{f['fid']:.2f}" + (f" [{iv['low']:.2f}, {iv['high']:.2f}]" if iv else ""),
+                 f"real {f['n_real']} / synthetic {f['n_synthetic']}" + (f"; {100 * iv['level']:g} % interval, resampled by "
+                 f"{iv['unit']} ({iv['n_groups']})" if iv else "")))
+    rows.append(("FID floor real-vs-real", f"{fl['fid']:.2f}", f"real {fl['n_b']} / real {fl['n_a']} in the synthetic's place ({fl['split']})"))
+    rows.append(("KID", f"{kd['kid']:.4f} [{kd['interval'][0]:.4f}, {kd['interval'][1]:.4f}]",
+                 f"{100 * kd['level']:g} % range of {kd['num_subsets']} subsets of {kd['subset_size']} (of {kd['n_a']} / {kd['n_b']})"))
     for m in ("precision", "recall", "density", "coverage"):
         rows.append((m, f"{res['prdc'][m]:.3f}", f"k={res['prdc']['k']}, real {res['prdc']['n_real']} / synthetic {res['prdc']['n_fake']}"))
     for c, v in res.get("per_class_fid", {}).items():
@@ -518,13 +572,14 @@ def format_table(res: dict) -> str:
                      v.get("reason", f"real {v['n_real']} / synthetic {v['n_fake']}")))
     m = res["memorization"]
     if "skipped" in m: rows.append(("memorization audit", "skipped", m["skipped"]))
+    elif m.get("informative") is False: rows.append(("memorization audit", "uninformative", m["reason"]))
     else:
         for s in ("feature", "pixel"):
             if m.get(s): rows.append((f"flagged too close ({s})", f"{m[s]['flagged_fraction']:.1%}",
                                       f"expected ~{m['expected_fraction']:.0%}; synthetic {m['n_synthetic']} vs train {m['n_train']}"))
-        if "n_exact_copies" in m: rows.append(("exact training copies", str(m["n_exact_copies"]), f"of {m['n_synthetic']}"))
+    if "n_exact_copies" in m: rows.append(("exact training copies", str(m["n_exact_copies"]), f"of {m['n_synthetic']}"))
     w = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
-    return "\n".join(f"{a:<{w[0]}}  {b:<{w[1]}}  {c}" for a, b, c in rows)
+    return "\n".join(f"{a:<{w[0]}}  {b:<{w[1]}}  {c}" for a, b, c in rows) + (f"\nn: {res['n_note']}" if res.get("n_note") else "")
 
 # %% ../nbs/05_metrics.ipynb #a4c9bf26
 def _common_args(p: argparse.ArgumentParser):
@@ -556,7 +611,7 @@ def cli_fid(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError, TypeError) as e:
         print(f"cde fid: error: {e}", file=sys.stderr); return 2
     if a.json: print(json.dumps({"fid": r["fid"], "n_a": r["n_a"], "n_b": r["n_b"], "mode": r["mode"], "kid": r["kid"]["kid"],
-                                 "kid_std": r["kid"]["kid_std"], "kid_subset_size": r["kid"]["subset_size"],
+                                 "kid_std": r["kid"]["kid_std"], "kid_interval": r["kid"]["interval"], "kid_subset_size": r["kid"]["subset_size"],
                                  "dir_a": a.dir_a, "dir_b": a.dir_b, "weights_sha256": r["weights_sha256"]}))
     else: print(f"FID {r['fid']:.3f}  KID {r['kid']['kid']:.4f}  (clean mode; n_a={r['n_a']}, n_b={r['n_b']})  {a.dir_a} vs {a.dir_b}")
     return 0
@@ -566,7 +621,8 @@ def cli_evaluate(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="cde evaluate", description="FID (+ interval, floor), KID, PRDC and memorization audit of a run")
     p.add_argument("run_dir")
     p.add_argument("--real", default=None, help="real image folder (default: the run's held-out 'test' part)")
-    p.add_argument("--n", type=int, default=2000, help="synthetic images to draw from the EMA generator (default 2000)")
+    p.add_argument("--n", type=int, default=2000, help="synthetic images to draw from the EMA generator (default 2000; the FID and its floor use "
+                   "fewer when the real set cannot supply as many floor stand-ins besides the reference: see n_note)")
     p.add_argument("--seed", type=int, default=0, help="sampling / bootstrap seed (default 0)")
     p.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples for the FID interval (0: none; default 100)")
     p.add_argument("--k", type=int, default=5, help="nearest neighbours for PRDC (default 5)")

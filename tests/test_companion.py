@@ -26,7 +26,11 @@ def test_run_domain_papermill_outputs(smoke_run):
     nb = nbformat.read(smoke_run.parent/"nuclei.ipynb", as_version=4)
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     m = json.loads((smoke_run/"gan"/"metrics.json").read_text())
-    assert np.isfinite(m["fid"]["fid"]) and m["fid"]["fid"] > 0 and m["fid"]["n_synthetic"] == 48
+    assert np.isfinite(m["fid"]["fid"]) and m["fid"]["fid"] > 0 and m["n_synthetic"] == 48 and m["fid"]["n_synthetic"] <= 48
+    assert (m["floor"]["n_a"], m["floor"]["n_b"]) == (m["fid"]["n_synthetic"], m["fid"]["n_real"]), (m["floor"], m["fid"], m["n_note"])
+    assert m["n_real"] == 96 and m["fid"]["interval"]["unit"] in ("source image", "crop")
+    n_train = json.loads((smoke_run/"gan"/"data.json").read_text())["n"]["train"]
+    assert m["memorization"]["n_train"] == n_train  # the audit searches the whole training part, not max_eval_real of it
     assert m["fid"]["interval"]["low"] <= m["fid"]["fid"] <= m["fid"]["interval"]["high"]
     losses = (smoke_run/"gan"/"losses.csv").read_text().splitlines()
     assert losses[0].startswith("unit,kind,epoch,step,g_loss,d_loss") and len(losses) > 3
@@ -41,7 +45,8 @@ def test_export_writes_datacard(smoke_run, tmp_path):
     assert r.returncode == 0, r.stderr
     card = json.loads((tmp_path/"syn"/"datacard.json").read_text())
     assert card["n_images"] == 12 and len(card["files"]) == 12
-    assert card["metrics"]["fid"]["n_synthetic"] == 48  # the run's evaluation travels with the data
+    assert card["metrics"]["n_synthetic"] == 48  # the run's evaluation travels with the data
+    assert not card["run_dir"].startswith("/") and not str(card["source"]["data_dir"] or "").startswith("/")
     md = (tmp_path/"syn"/"DATACARD.md").read_text()
     assert "FID" in md and "CC0" in md and "memorization audit" in md
     again = cde("export", smoke_run/"gan", "--n", 12, "--out", tmp_path/"syn")

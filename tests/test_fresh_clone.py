@@ -49,7 +49,8 @@ def test_main_job_verbatim_in_a_fresh_clone(tmp_path):
     assert (clone/"runs"/"sample.ipynb").exists()
     (out,) = [p for p in (clone/"runs").iterdir() if p.is_dir()]
     m = json.loads((out/"gan"/"metrics.json").read_text())
-    assert m["fid"]["n_synthetic"] == 64 and m["fid"]["n_real"] >= 100 and m["floor"]["n"] >= 50, m["floor"]
+    assert m["n_synthetic"] == 64 and m["fid"]["n_real"] >= 50, (m["fid"], m["n_note"])  # 128 held-out crops, halved
+    assert (m["floor"]["n_a"], m["floor"]["n_b"]) == (m["fid"]["n_synthetic"], m["fid"]["n_real"]), m["floor"]
     assert (out/"gan"/"losses.csv").read_text().startswith("unit,kind,epoch,step")
     for f in ("figure1_losses.png", "real_fake.png"): assert (out/"figures"/f).stat().st_size > 10_000
     s = json.loads((out/"summary.json").read_text())

@@ -93,7 +93,8 @@ def test_kid_and_prdc_ranges(parts):
     from cde.metrics import inception_features, kid_from_features, compute_prdc
     ft, fh = inception_features(parts["T"].images[:30], progress=False), inception_features(parts["H"].images[:30], progress=False)
     k = kid_from_features(ft, fh)
-    assert k["subset_size"] == 30 and -0.05 < k["kid"] < 0.2, k
+    assert k["subset_size"] == 15 and -0.05 < k["kid"] < 0.2 and k["kid_std"] > 0, k  # subsets of half the set differ
+    assert k["interval"][0] <= k["kid"] <= k["interval"][1], k
     p = compute_prdc(ft, fh, k=5)
     assert all(0 <= p[m] <= 1 for m in ("precision", "recall", "coverage")) and p["density"] >= 0, p
     assert p["n_real"] == p["n_fake"] == 30
@@ -144,8 +145,13 @@ def test_evaluate_cli_writes_metrics(parts, audit_sets, tmp_path, monkeypatch, c
     m = json.loads((run/"metrics.json").read_text())
     assert m["mode"] == "clean" and m["n_synthetic"] == 200 and m["n_real"] == 100
     assert m["fid"]["interval"]["low"] <= m["fid"]["fid"] <= m["fid"]["interval"]["high"]
-    assert m["floor"]["n"] >= 2 and m["floor"]["split"] == "by source field"
-    assert m["memorization"]["n_exact_copies"] == 10
+    # 100 held-out crops: 50 are the FID's reference, 50 the floor's stand-ins, so 50 of the 200 synthetic crops are scored
+    assert (m["floor"]["n_a"], m["floor"]["n_b"]) == (m["fid"]["n_synthetic"], m["fid"]["n_real"]), (m["floor"], m["fid"])
+    assert m["fid"]["n_synthetic"] + m["fid"]["n_real"] <= 100 and m["n_note"].startswith("too few real crops")
+    assert m["floor"]["split"] == "by source field"
+    assert (m["fid"]["interval"]["unit"], m["fid"]["interval"]["n_groups"]) == ("crop", m["fid"]["n_real"])  # one crop per field
+    assert m["memorization"]["n_exact_copies"] == 10 and m["memorization"]["n_synthetic"] == 200
+    assert m["memorization"]["informative"] is True and m["memorization"]["n_train"] == 100
     assert (run/"memorization.csv").read_text().count("\n") == 201 and (run/"memorization_pairs.png").stat().st_size > 0
 
 
@@ -158,7 +164,11 @@ def test_evaluate_real_run(parts, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     r = _cde("evaluate", str(run), "--n", "16", "--bootstrap", "10", "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "FID (clean)" in r.stdout and "synthetic 16" in r.stdout, r.stdout
+    assert "FID (clean)" in r.stdout and "of 16" in r.stdout, r.stdout  # the audit sees all 16 synthetic crops
     m = json.loads((run/"metrics.json").read_text())
     assert m["n_synthetic"] == 16 and m["fid"]["fid"] > m["floor"]["fid"]  # smoke samples are noise, far from real
+    assert (m["floor"]["n_a"], m["floor"]["n_b"]) == (m["fid"]["n_synthetic"], m["fid"]["n_real"]), (m["floor"], m["fid"])
+    assert m["fid"]["interval"]["unit"] in ("crop", "source image") and m["fid"]["interval"]["n_groups"] <= m["fid"]["n_real"]
+    assert m["memorization"]["informative"] == (m["prdc"]["precision"] >= 0.05)
+    assert ("uninformative" in r.stdout) == (not m["memorization"]["informative"]), r.stdout
     assert m["memorization"]["n_train"] >= 30 and m["memorization"]["n_exact_copies"] == 0
