@@ -386,11 +386,11 @@ def matched_sets(real, n_fake: int | None = None, seed: int = 0) -> dict:
     return {"ref": np.sort(ref), "stand_in": stand, "n": n, "n_fake": n_fake, "split": how, "note": note}
 
 # %% ../nbs/05_metrics.ipynb #00c58897
-def real_floor(real, feats: np.ndarray | None = None, n: int | None = None, seed: int = 0, **kw) -> dict:
+def real_floor(real, feats: np.ndarray | None = None, n: int | None = None, seed: int = 0, sets: dict | None = None, **kw) -> dict:
     "FID of `n` real crops (default: the smaller half) against a disjoint real reference (`matched_sets`): a perfect generator's score with `n` samples."
     if isinstance(real, (str, Path)): real = load_images(real, "real")
     f = features_of(real, "real", **kw) if feats is None else feats
-    s = matched_sets(real, n, seed)
+    s = sets or matched_sets(real, n, seed)  # `sets`: an FID's own `matched_sets`, not drawn again
     return {"fid": fid_from_features(f[s["stand_in"]], f[s["ref"]]), "n_a": s["n"], "n_b": len(s["ref"]),
             "split": s["split"], "seed": seed, "note": s["note"]}
 
@@ -539,7 +539,7 @@ def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int =
     if n_boot:
         unit = "crop" if len(set(ref_cs.sources)) == len(ref_cs) else "source image"  # one crop per source: the same
         res["fid"]["interval"] = bootstrap_fid(fr_e, ff_e, n_boot, seed, progress=progress, groups=ref_cs.sources, unit=unit)
-    res["floor"] = real_floor(real_cs, fr, len(ff), seed)
+    res["floor"] = real_floor(real_cs, fr, len(ff), seed, sets=s)
     res["kid"] = kid_from_features(fr_e, ff_e, seed=seed)
     res["prdc"] = compute_prdc(fr_e, ff_e, k)
     if len(fake.classes) > 1: res["per_class_fid"] = per_class_fid(ref_cs, fake_e, fr_e, ff_e)
