@@ -16,13 +16,14 @@ from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models,
                         lazy_weight, ema_update, ema_beta, ada_update, ada_signs)
 
 # %% auto #0
-__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'STRATEGIES', 'BUDGET_SPLITS', 'CONFIG_KEYS', 'PARTS', 'LOSS_COLUMNS',
-           'resolve_config', 'run_data', 'run_units', 'unit_classes', 'check_batch', 'split_budget', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
-           'derive_seed', 'epoch_order', 'write_losses', 'read_losses', 'sample_latents', 'save_grid',
-           'cpu_bf16_supported', 'cpu_bf16_plan', 'd_logits', 'd_step', 'g_step', 'snapshot_due', 'list_snapshots',
-           'load_unit_weights', 'train', 'load_generator', 'load_discriminator', 'split_counts', 'snapshot_path',
-           'generate', 'discriminator_scores', 'load_run_data', 'train_parser', 'cli_train', 'cli_generate']
+__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'CONFIG_KEYS', 'PARTS',
+           'LOSS_COLUMNS', 'resolve_config', 'resolve_saved', 'run_data', 'run_units', 'unit_classes', 'check_batch',
+           'split_budget', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints',
+           'latest_checkpoint', 'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses',
+           'sample_latents', 'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'd_logits', 'd_step', 'g_step',
+           'snapshot_due', 'list_snapshots', 'load_unit_weights', 'train', 'load_generator', 'load_discriminator',
+           'split_counts', 'snapshot_path', 'generate', 'discriminator_scores', 'load_run_data', 'train_parser',
+           'cli_train', 'cli_generate']
 
 # %% ../nbs/04_train.ipynb #f8f57ba5
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
@@ -37,6 +38,7 @@ TRAIN_PROFILES = {
     "paper": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
                   sample_every=50, n_sample=64),
 }
+MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_models, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
 CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | set(RECIPE_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p}
@@ -52,7 +54,8 @@ def resolve_config(user: dict) -> dict:
     if model not in MODELS: raise ValueError(f"model: unknown {model!r}; allowed: {_allowed(MODELS)}")
     dev = get_device(user.get("device", RUN_DEFAULTS["device"]))
     prof = resolve_profile(user.get("profile", RUN_DEFAULTS["profile"]), TRAIN_PROFILES, dev)
-    cfg = {**RUN_DEFAULTS, **RECIPE_DEFAULTS, **MODELS[model], **prof, **{k: v for k, v in user.items() if k != "profile"}}
+    tuned = MODEL_PROFILE_TUNING.get((model, prof["profile"]), {})
+    cfg = {**RUN_DEFAULTS, **RECIPE_DEFAULTS, **MODELS[model], **prof, **tuned, **{k: v for k, v in user.items() if k != "profile"}}
     cfg["profile"] = prof["profile"]
     if cfg["strategy"] not in STRATEGIES: raise ValueError(f"strategy: unknown {cfg['strategy']!r}; allowed: {_allowed(STRATEGIES)}")
     if cfg["size"] is not None and cfg["size"] not in RESOLUTIONS:
@@ -72,6 +75,13 @@ def resolve_config(user: dict) -> dict:
         raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
     if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
     return cfg
+
+# %% ../nbs/04_train.ipynb #915093be
+def resolve_saved(saved: dict) -> dict:
+    "Resolve a run's saved `config.json`: an option the run predates takes its value of that time, not today's default."
+    legacy = {k: v for k, v in RECIPE_DEFAULTS.items() if k not in saved}
+    if "reg_every" not in saved: legacy["reg_every"] = 1  # before lazy penalties: R1 on every step
+    return resolve_config(legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS})
 
 # %% ../nbs/04_train.ipynb #4e631028
 PARTS = ("train", "val", "test")
@@ -349,8 +359,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             norm = lambda k, v: [c for c in v.split(",") if c] if k == "classes" and isinstance(v, str) else v
             diff = [k for k, v in config.items() if k in saved and k not in ("data_dir", "device", "profile") and norm(k, v) != saved[k]]
             if diff: raise ValueError(f"--resume: {', '.join(diff)} differ from the run's config.json; resume without changing them")
-        legacy = {} if "reg_every" in saved else {"reg_every": 1}  # a run from before lazy penalties: R1 on every step
-        cfg = resolve_config(legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS})
+        cfg = resolve_saved(saved)
         cfg, parts = run_data(cfg)
     else:
         cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)

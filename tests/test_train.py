@@ -53,7 +53,10 @@ def test_smoke_model_strategy(blood, tmp_path, model, strategy):
     assert sorted(p.stem for p in (run/"models").glob("*.safetensors")) == units
     assert (cfg["ema"] > 0) == (model == "cde")
     losses = read_losses(run)
-    assert list(losses.columns) == ["unit", "kind", "epoch", "step", "g_loss", "d_loss", "d_real", "d_fake"]
+    ada = ["aug_p"] if cfg["ada_target"] is not None else []  # cde: adaptive augmentation logs its p
+    assert (cfg["ada_target"] is not None) == (model == "cde")
+    assert list(losses.columns) == ["unit", "kind", "epoch", "step", "g_loss", "d_loss", "d_real", "d_fake"] + ada
+    assert losses[ada].stack().between(0, 1).all()
     assert set(losses.unit) == set(units) and (losses.kind == "epoch").sum() == 3 * len(units)
     assert np.isfinite(losses[["g_loss", "d_loss"]].to_numpy()).all()
     assert len(list((run/"samples").glob("*.png"))) == 3 * len(units)
