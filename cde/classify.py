@@ -12,16 +12,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .config import (resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info, atomic_write_bytes)
-from .data import CropSet, to_tensor, resize_square, standard_split, load_domain, read_folder
+from .data import CropSet, to_tensor, resize_square, standard_split, load_domain, read_folder, split_unit
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'ARCH_LABELS', 'PAPER_ACCURACY', 'PROTOCOLS', 'NEEDS_SYNTHETIC', 'ARCH_LR_SCALE', 'METRICS',
-           'CLASSIFY_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TABLE_METRICS', 'parse_names', 'load_state_dict_file',
-           'CropClassifier', 'build_classifier', 'n_params', 'prepare', 'dihedral_augment', 'predict_proba', 'fit',
-           'classification_metrics', 'fast_metrics', 'bootstrap_metrics', 'check_no_overlap', 'drop_duplicates_of',
-           'check_classes', 'relabel', 'concat_sets', 'is_run_dir', 'synthetic_classes', 'draw_synthetic',
-           'shrink_class', 'protocol_arms', 'table1_frame', 'table1_markdown', 'table1_latex', 'write_table1',
-           'confusion_figure', 'run_validation', 'validate_run', 'validate_parser', 'parse_weights', 'cli_validate']
+           'BASELINE', 'MODEL_LABELS', 'CLASSIFY_PROFILES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TABLE_METRICS', 'CLAIMS',
+           'parse_names', 'load_state_dict_file', 'CropClassifier', 'build_classifier', 'n_params', 'prepare',
+           'dihedral_augment', 'predict_proba', 'fit', 'classification_metrics', 'fast_metrics', 'bootstrap_metrics',
+           'majority_baseline', 'check_no_overlap', 'drop_duplicates_of', 'check_classes', 'relabel', 'concat_sets',
+           'is_run_dir', 'synthetic_classes', 'draw_synthetic', 'shrink_class', 'protocol_arms', 'table1_order',
+           'table1_frame', 'table1_markdown', 'table1_latex', 'write_table1', 'confusion_figure', 'paired_difference',
+           'verdict', 'utility_claims', 'claims_markdown', 'run_validation', 'table1_caption', 'validate_run',
+           'validate_parser', 'parse_weights', 'cli_validate']
 
 # %% ../nbs/06_classify.ipynb #9ba10302
 ARCHITECTURES = ("resnet50", "densenet121", "efficientnet_b0", "vgg16", "inception_v3")
@@ -32,7 +34,9 @@ PROTOCOLS = ("tstr", "trtr", "mixed", "imbalance")
 NEEDS_SYNTHETIC = ("tstr", "mixed", "imbalance")
 # VGG16 has no batch normalisation: trained from scratch with Adam it is usually given a 10× lower learning rate (1e-4)
 ARCH_LR_SCALE = {"vgg16": 0.1}
-METRICS = ("accuracy", "recall", "precision", "f1", "balanced_accuracy", "auroc")
+METRICS = ("accuracy", "recall", "precision", "f1", "balanced_accuracy", "auroc", "macro_precision", "macro_recall", "macro_f1")
+BASELINE = "majority"  # Table 1's trivial row: every test crop called the training set's majority class
+MODEL_LABELS = {**ARCH_LABELS, BASELINE: "Majority class"}
 
 CLASSIFY_PROFILES = {
     # seconds, for tests: a couple of steps on a few crops per class
@@ -223,7 +227,7 @@ def fit(model: nn.Module, train: CropSet, val: CropSet, cfg: dict, seed: int = 0
 
 # %% ../nbs/06_classify.ipynb #500c502b
 def classification_metrics(y_true, y_pred, proba, classes, positive: str = "cancer") -> dict:
-    "Accuracy, recall, precision, F1 (binary on `positive`, else macro), balanced accuracy and AUROC via scikit-learn."
+    "Accuracy, recall, precision, F1 (binary on `positive`, else macro), their macro averages, balanced accuracy and AUROC via scikit-learn."
     from sklearn import metrics as skm
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(classes); labels = list(range(n))
@@ -233,6 +237,9 @@ def classification_metrics(y_true, y_pred, proba, classes, positive: str = "canc
     else: pos, kw = None, dict(average="macro", labels=labels, zero_division=0)
     out = {"accuracy": skm.accuracy_score(y_true, y_pred), "recall": skm.recall_score(y_true, y_pred, **kw),
            "precision": skm.precision_score(y_true, y_pred, **kw), "f1": skm.f1_score(y_true, y_pred, **kw)}
+    mk = dict(average="macro", labels=labels, zero_division=0)  # every class weighs the same, the minority too
+    out.update(macro_precision=skm.precision_score(y_true, y_pred, **mk), macro_recall=skm.recall_score(y_true, y_pred, **mk),
+               macro_f1=skm.f1_score(y_true, y_pred, **mk))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out["balanced_accuracy"] = skm.balanced_accuracy_score(y_true, y_pred)
@@ -259,6 +266,7 @@ def fast_metrics(y_true, y_pred, proba, n_classes: int, pos: int | None) -> dict
     out = {"accuracy": tp.sum() / cm.sum()}
     if pos is not None: out.update(recall=rec[pos], precision=prec[pos], f1=f1[pos])
     else: out.update(recall=rec.mean(), precision=prec.mean(), f1=f1.mean())
+    out.update(macro_precision=prec.mean(), macro_recall=rec.mean(), macro_f1=f1.mean())
     out["balanced_accuracy"] = float(np.mean(tp[t > 0] / t[t > 0]))
     if proba is None or (t > 0).sum() < 2: out["auroc"] = float("nan")
     elif pos is not None: out["auroc"] = _auc_binary(y_true == pos, proba[:, pos])
@@ -266,21 +274,27 @@ def fast_metrics(y_true, y_pred, proba, n_classes: int, pos: int | None) -> dict
     else: out["auroc"] = float("nan")
     return {k: float(v) for k, v in out.items()}
 
+def _units(groups) -> list | None:
+    "Index arrays of the crops of each group (the bootstrap's resampling units); None: every crop is its own unit."
+    if groups is None: return None
+    _, inv = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inv, kind="stable"); return np.split(order, np.cumsum(np.bincount(inv))[:-1])
+
+def _draw(rng, n: int, units) -> np.ndarray:
+    "One bootstrap replicate's crop indices: `n` crops, or whole units, drawn with replacement."
+    if units is None: return rng.integers(0, n, n)
+    return np.concatenate([units[j] for j in rng.integers(0, len(units), len(units))])
+
 def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
                       groups=None, alpha: float = 0.05) -> dict:
     "Each metric with a percentile bootstrap (1-alpha) interval: {metric: {'value','lo','hi'}}; `groups` → cluster bootstrap."
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64); proba = None if proba is None else np.asarray(proba)
     point = classification_metrics(y_true, y_pred, proba, classes, positive)  # scikit-learn
     n = len(classes); pos = (classes.index(positive) if positive in classes else 1) if n == 2 else None
-    rng = np.random.default_rng(seed)
-    if groups is None: units = None
-    else:
-        groups = np.asarray(groups); _, inv = np.unique(groups, return_inverse=True)
-        order = np.argsort(inv, kind="stable"); units = np.split(order, np.cumsum(np.bincount(inv))[:-1])
+    rng, units = np.random.default_rng(seed), _units(groups)
     boots = {k: [] for k in point}
     for _ in range(n_boot):
-        if units is None: idx = rng.integers(0, len(y_true), len(y_true))
-        else: idx = np.concatenate([units[j] for j in rng.integers(0, len(units), len(units))])
+        idx = _draw(rng, len(y_true), units)
         m = fast_metrics(y_true[idx], y_pred[idx], None if proba is None else proba[idx], n, pos)
         for k, v in m.items(): boots[k].append(v)
     out = {}
@@ -289,6 +303,19 @@ def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", 
         lo, hi = (np.quantile(b, [alpha / 2, 1 - alpha / 2]) if len(b) else (np.nan, np.nan))
         out[k] = {"value": v, "lo": float(lo), "hi": float(hi)}
     return {**out, "_bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": alpha, "unit": "crop" if groups is None else "source"}}
+
+# %% ../nbs/06_classify.ipynb #9fcc73c5
+def majority_baseline(train_labels, test: CropSet, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
+                      size: int | None = None) -> dict:
+    "Table 1's trivial row: every test crop called the training majority class, constant scores, scored like a classifier."
+    from sklearn.metrics import confusion_matrix
+    k = len(classes); maj = int(np.bincount(np.asarray(train_labels, np.int64), minlength=k).argmax())
+    pred, proba = np.full(len(test), maj, np.int64), np.tile(np.eye(k)[maj], (len(test), 1))
+    mets = bootstrap_metrics(test.labels, pred, proba, classes, positive, n_boot, seed, groups=test.sources)
+    return {"model": BASELINE, "protocol": "baseline", "majority": classes[maj], "metrics": mets, "n_real": len(train_labels),
+            "n_synthetic": 0, "n_test": len(test), "size": size or test.size, "channels": test.channels, "params": 0,
+            "pretrained": False, "lr": None, "train": {"epochs": 0, "steps": 0, "wall_s": 0.0, "stopped_by": "not trained"},
+            "confusion": confusion_matrix(test.labels, pred, labels=list(range(k))).tolist()}
 
 # %% ../nbs/06_classify.ipynb #e1228c0c
 def _pixel_hashes(cs: CropSet) -> set:
@@ -410,21 +437,32 @@ def protocol_arms(protocol: str, train: CropSet, synthetic=None, seed: int = 0, 
     return [(f"imbalance_real_{cls}", shrunk, sizes(shrunk, None)), (f"imbalance_restored_{cls}", concat_sets(shrunk, s), sizes(shrunk, s))]
 
 # %% ../nbs/06_classify.ipynb #898ba640
-TABLE_METRICS = (("accuracy", "Accuracy"), ("recall", "Recall"), ("precision", "Precision"), ("f1", "F1"),
-                 ("balanced_accuracy", "Balanced accuracy"), ("auroc", "AUROC"))
+TABLE_METRICS = (("balanced_accuracy", "Balanced accuracy"), ("auroc", "AUROC"), ("macro_precision", "Macro precision"),
+                 ("macro_recall", "Macro recall"), ("macro_f1", "Macro F1"), ("precision", "Precision (pos.)"),
+                 ("recall", "Recall (pos.)"), ("f1", "F1 (pos.)"), ("accuracy", "Accuracy"))
+_NAN = {"value": float("nan"), "lo": float("nan"), "hi": float("nan")}
+
+def table1_order(rows: list) -> list:
+    "Table 1's row order: the majority-class baseline first, then each model's arms together (TSTR beside TRTR), in run order."
+    models = sorted(dict.fromkeys(r["model"] for r in rows), key=lambda m: m != BASELINE)
+    return [r for m in models for r in rows if r["model"] == m]
+
+def _model_label(r) -> str:
+    lab = MODEL_LABELS.get(r["model"], r["model"])
+    return f"{lab} ({r['majority']})" if r["model"] == BASELINE and r.get("majority") else lab
 
 def table1_frame(rows: list):
-    "Table 1 as a pandas DataFrame (numbers in %, with `lo`/`hi` interval columns) from result rows."
+    "Table 1 as a pandas DataFrame (numbers in %, with `lo`/`hi` interval columns) in `table1_order`; the paper's accuracy last."
     import pandas as pd
     recs = []
-    for r in rows:
-        d = {"Model": ARCH_LABELS.get(r["model"], r["model"]), "Protocol": r["protocol"]}
+    for r in table1_order(rows):
+        d, tr = {"Model": _model_label(r), "Protocol": r["protocol"]}, r.get("train") or {}
         for k, name in TABLE_METRICS:
-            m = r["metrics"][k]
+            m = r["metrics"].get(k, _NAN)  # results written before a metric existed show it as missing
             d[name], d[f"{name} lo"], d[f"{name} hi"] = (round(100 * m[v], 2) for v in ("value", "lo", "hi"))
-        d.update({"Paper accuracy": PAPER_ACCURACY.get(r["model"]) if r["protocol"] == "tstr" else None,
-                  "n train real": r["n_real"], "n train synthetic": r["n_synthetic"], "n test": r["n_test"],
-                  "input px": r["size"], "epochs": r["train"]["epochs"], "train s": r["train"]["wall_s"]})
+        d.update({"n train real": r["n_real"], "n train synthetic": r["n_synthetic"], "n test": r["n_test"],
+                  "input px": r["size"], "epochs": tr.get("epochs"), "train s": tr.get("wall_s"),
+                  "Paper accuracy": PAPER_ACCURACY.get(r["model"]) if r["protocol"] == "tstr" else None})
         recs.append(d)
     return pd.DataFrame(recs)
 
@@ -432,22 +470,22 @@ def _fmt(v, lo, hi) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.1f} ({lo:.1f}–{hi:.1f})"
 
 def _cells(df) -> tuple[list, list]:
-    "Header and formatted body rows for the Markdown / LaTeX tables."
-    head = ["Model", "Protocol"] + [n for _, n in TABLE_METRICS] + ["Paper acc.", "n real", "n synth.", "n test", "px"]
+    "Header and formatted body rows for the Markdown / LaTeX tables (the paper's numbers in their own, last column)."
+    head = ["Model", "Protocol"] + [n for _, n in TABLE_METRICS] + ["n real", "n synth.", "n test", "px", "Paper: reported acc."]
     body = []
     for _, r in df.iterrows():
         pa = r["Paper accuracy"]
         body.append([r["Model"], r["Protocol"]] + [_fmt(r[n], r[f"{n} lo"], r[f"{n} hi"]) for _, n in TABLE_METRICS]
-                    + ["–" if pa is None or pa != pa else f"{pa:.1f}", str(r["n train real"]), str(r["n train synthetic"]),
-                       str(r["n test"]), str(r["input px"])])
+                    + [str(r["n train real"]), str(r["n train synthetic"]), str(r["n test"]), str(r["input px"]),
+                       "–" if pa is None or pa != pa else f"{pa:.1f}"])
     return head, body
 
-def table1_markdown(df, caption: str = "") -> str:
-    "Table 1 as a Markdown table (percent, 95 % interval in parentheses)."
+def table1_markdown(df, caption: str = "", footer: str = "") -> str:
+    "Table 1 as a Markdown table (percent, 95 % interval in parentheses), the caption above and `footer` below."
     head, body = _cells(df)
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
-    return (caption + "\n\n" if caption else "") + "\n".join(lines) + "\n"
+    return (caption + "\n\n" if caption else "") + "\n".join(lines) + "\n" + ("\n" + footer if footer else "")
 
 _TEX = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#", "$": "\\$", "{": "\\{", "}": "\\}",
         "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "–": "--"}
@@ -466,12 +504,12 @@ def table1_latex(df, caption: str = "") -> str:
     if caption: out.append(f"\\caption{{{_tex(caption)}}}")
     return "\n".join(out + ["\\label{tab:table1}", "\\end{table}"]) + "\n"
 
-def write_table1(rows: list, out, caption: str = "") -> dict:
-    "Write table1.csv, table1.md and table1.tex into `out`; returns their paths."
+def write_table1(rows: list, out, caption: str = "", footer: str = "") -> dict:
+    "Write table1.csv, table1.md (with `footer` under the table) and table1.tex into `out`; returns their paths."
     out = Path(out); out.mkdir(parents=True, exist_ok=True); df = table1_frame(rows)
     paths = {"csv": out/"table1.csv", "md": out/"table1.md", "tex": out/"table1.tex"}
     atomic_write_bytes(paths["csv"], df.to_csv(index=False).encode())
-    atomic_write_bytes(paths["md"], table1_markdown(df, caption).encode())
+    atomic_write_bytes(paths["md"], table1_markdown(df, caption, footer).encode())
     atomic_write_bytes(paths["tex"], table1_latex(df, caption).encode())
     return paths
 
@@ -485,6 +523,57 @@ def confusion_figure(y_true, y_pred, classes, path, title: str = "") -> Path:
                                             ax=ax, cmap="Blues", colorbar=False)
     ax.set_title(title, fontsize=9); fig.tight_layout(); fig.savefig(path, dpi=120); plt.close(fig)
     return Path(path)
+
+# %% ../nbs/06_classify.ipynb #c22bab10
+CLAIMS = (("mixed", "trtr", "adding synthetic images to the real ones improves accuracy"),
+          ("imbalance_restored", "imbalance_real", "synthetic images of the shrunk class mitigate class imbalance"))
+
+def paired_difference(y_true, pred_a, pred_b, n_classes: int, metric: str = "balanced_accuracy", groups=None,
+                      n_boot: int = 1000, seed: int = 0, alpha: float = 0.05, pos: int | None = None) -> dict:
+    "`metric`(a) − `metric`(b) on the same test crops with a paired percentile bootstrap (both arms on the same resampled units)."
+    y, a, b = (np.asarray(v, np.int64) for v in (y_true, pred_a, pred_b))
+    diff = lambda i: fast_metrics(y[i], a[i], None, n_classes, pos)[metric] - fast_metrics(y[i], b[i], None, n_classes, pos)[metric]
+    rng, units = np.random.default_rng(seed), _units(groups)
+    reps = np.array([diff(_draw(rng, len(y), units)) for _ in range(n_boot)], float); reps = reps[np.isfinite(reps)]
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2]) if len(reps) else (np.nan, np.nan)
+    return {"value": float(diff(np.arange(len(y)))), "lo": float(lo), "hi": float(hi), "n_boot": n_boot, "alpha": alpha,
+            "unit": "crop" if groups is None else "source"}
+
+def verdict(d: dict) -> str:
+    "'holds' when the difference's interval lies above 0, 'reversed' when below, else 'not shown'."
+    return "holds" if d["lo"] > 0 else "reversed" if d["hi"] < 0 else "not shown"
+
+def utility_claims(preds: dict, y_true, n_classes: int, groups=None, n_boot: int = 1000, seed: int = 0,
+                   metric: str = "balanced_accuracy") -> list:
+    "Each utility claim per model: the arm with synthetic images against its real-only control; `preds[(model, arm)]` = test predictions."
+    out = []
+    for (model, arm), p in preds.items():
+        for arm0, ctrl0, claim in CLAIMS:
+            if arm != arm0 and not arm.startswith(arm0 + "_"): continue
+            ctrl = ctrl0 + arm[len(arm0):]
+            if (model, ctrl) not in preds: continue
+            d = paired_difference(y_true, p, preds[(model, ctrl)], n_classes, metric, groups, n_boot, seed)
+            out.append({"claim": claim, "model": model, "arm": arm, "control": ctrl, "metric": metric, "difference": d,
+                        "verdict": verdict(d)})
+    return out
+
+def claims_markdown(claims: list, budget: str = "") -> str:
+    "A short statement of whether each claim holds (for how many models), then one line per model and claim."
+    if not claims: return ""
+    unit = "source fields" if claims[0]["difference"]["unit"] == "source" else "crops"
+    L = [f"**Do the paper's utility claims hold{' at ' + budget if budget else ''}?** {claims[0]['metric'].replace('_', ' ').capitalize()} of "
+         f"the arm with synthetic images minus that of its real-only control on the same test crops, in points, with a 95 % paired "
+         f"bootstrap interval over {unit}; a claim holds for a model only when the interval excludes 0.", ""]
+    for claim in dict.fromkeys(c["claim"] for c in claims):
+        v = [c["verdict"] for c in claims if c["claim"] == claim]
+        L.append(f"- {claim}: holds for {v.count('holds')} of {len(v)} models, not shown (interval includes 0) for "
+                 f"{v.count('not shown')}, reversed for {v.count('reversed')}.")
+    L += ["", "| Claim | Model | Arm − control | Difference | Verdict |", "| --- | --- | --- | --- | --- |"]
+    for c in claims:
+        d = c["difference"]
+        L.append(f"| {c['claim']} | {MODEL_LABELS.get(c['model'], c['model'])} | {c['arm']} − {c['control']} | "
+                 f"{100 * d['value']:+.1f} ({100 * d['lo']:+.1f} to {100 * d['hi']:+.1f}) | {c['verdict']} |")
+    return "\n".join(L) + "\n"
 
 # %% ../nbs/06_classify.ipynb #93e08b8d
 def _cap_per_class(cs: CropSet, n, seed: int = 0) -> CropSet:
@@ -508,7 +597,8 @@ def run_validation(real: dict, protocols=("tstr",), models=ARCHITECTURES, synthe
     if synthetic is not None: check_classes(classes, synthetic_classes(synthetic))
     elif any(p in NEEDS_SYNTHETIC for p in protocols):
         raise ValueError(f"--protocol {_allowed([p for p in protocols if p in NEEDS_SYNTHETIC])} needs --synthetic")
-    train = _cap_per_class(prepare(relabel(real["train"], classes), cfg["size"], ch), cfg["max_per_class"], seed)
+    real_train = relabel(real["train"], classes)
+    train = _cap_per_class(prepare(real_train, cfg["size"], ch), cfg["max_per_class"], seed)
     val = prepare(relabel(real["val"], classes), cfg["size"], ch)
     val = _cap_per_class(val, cfg["max_per_class"] or (cfg["max_val"] and max(1, cfg["max_val"] // len(classes))), seed)
     test = _cap_per_class(prepare(relabel(real["test"], classes), cfg["size"], ch), cfg["max_per_class"], seed)
@@ -521,7 +611,8 @@ def run_validation(real: dict, protocols=("tstr",), models=ARCHITECTURES, synthe
     cfg["test_duplicates_dropped"] = n_dup
     out = Path(out) if out is not None else None
     if out is not None: out.mkdir(parents=True, exist_ok=True)
-    rows, t_all = [], time.perf_counter()
+    baseline = majority_baseline(real_train.labels, test, classes, positive, cfg["n_boot"], seed, cfg["size"])
+    rows, preds, t_all = [], {}, time.perf_counter()
     for arm, tr, sizes in arms:
         for arch in models:
             seed_everything(seed, deterministic=True)
@@ -534,27 +625,40 @@ def run_validation(real: dict, protocols=("tstr",), models=ARCHITECTURES, synthe
                    "n_test": len(test), "n_val": len(val), "size": cfg["size"], "channels": ch, "params": n_params(model),
                    "pretrained": bool((weights or {}).get(arch)), "lr": acfg["lr"], "train": hist,
                    "confusion": confusion_matrix(test.labels, pred, labels=list(range(len(classes)))).tolist()}
-            rows.append(row)
+            rows.append(row); preds[(arch, arm)] = pred
             if out is not None:
                 confusion_figure(test.labels, pred, classes, out/f"confusion_{arch}_{arm}.png",
                                  f"{ARCH_LABELS[arch]} · {arm} · acc {100 * mets['accuracy']['value']:.1f} %")
-                _write_results(out, cfg, rows, classes, test, val)
+                _write_results(out, cfg, rows, classes, test, val, baseline=baseline, positive=positive)
             if progress:
                 print(f"{ARCH_LABELS[arch]:<16} {arm:<26} acc {100 * mets['accuracy']['value']:.1f} % "
                       f"[{100 * mets['accuracy']['lo']:.1f}, {100 * mets['accuracy']['hi']:.1f}]  "
                       f"({hist['steps']} steps, {hist['wall_s']:.0f} s, {hist['stopped_by']})", file=sys.stderr, flush=True)
-    res = {"config": cfg, "classes": classes, "positive": positive, "rows": rows, "wall_s": round(time.perf_counter() - t_all, 1)}
-    if out is not None: _write_results(out, cfg, rows, classes, test, val, res["wall_s"])
+    claims = utility_claims(preds, test.labels, len(classes), test.sources, cfg["n_boot"], seed)
+    res = {"config": cfg, "classes": classes, "positive": positive, "baseline": baseline, "rows": rows, "claims": claims,
+           "split": split_unit(test.sources), "wall_s": round(time.perf_counter() - t_all, 1)}
+    if out is not None: _write_results(out, cfg, rows, classes, test, val, res["wall_s"], baseline, claims, positive)
     return res
 
-def _write_results(out: Path, cfg, rows, classes, test, val, wall_s=None) -> None:
+def table1_caption(cfg: dict, test: CropSet, classes: list, positive: str = "cancer") -> str:
+    "Table 1's caption: the test split, what each column measures, and whether the split is patient-independent."
+    n, su = len(test), split_unit(test.sources)
+    counts = ", ".join(f"{c} {k} ({100 * k / max(n, 1):.1f} %)" for c, k in test.counts().items())
+    pos = (f"the positive class `{classes[classes.index(positive) if positive in classes else 1]}`" if len(classes) == 2
+           else "macro averages (more than two classes)")
+    return (f"Classifiers scored on a held-out real test split (n = {n}: {counts}); {cfg['size']} px input, profile "
+            f"{cfg['profile']}; percent with 95 % bootstrap interval by {su['unit']}. Balanced accuracy and AUROC come first "
+            f"because class imbalance does not flatter them (compare the majority-class row); macro precision / recall / F1 "
+            f"weigh every class alike; (pos.) = {pos}. Independence: {su['note']}. Last column: the paper's reported "
+            f"accuracy (TSTR rows only), not ours.")
+
+def _write_results(out: Path, cfg, rows, classes, test, val, wall_s=None, baseline=None, claims=(), positive="cancer") -> None:
     "results.json and table1.* (rewritten after every model, so a stopped run keeps what it finished)."
-    counts = ", ".join(f"{c} {n}" for c, n in test.counts().items())
-    caption = (f"Classifiers scored on a held-out real test split (n = {len(test)}: {counts}); {cfg['size']} px input, "
-               f"profile {cfg['profile']}; percent with 95 % bootstrap interval over source fields. Paper accuracy: TSTR rows only.")
     save_json({"config": cfg, "classes": classes, "test_counts": test.counts(), "val_counts": val.counts(),
-               "test_sources": sorted(set(test.sources)), "rows": rows, "wall_s": wall_s}, out/"results.json")
-    write_table1(rows, out, caption)
+               "test_sources": sorted(set(test.sources)), "split": split_unit(test.sources), "baseline": baseline,
+               "rows": rows, "claims": list(claims), "wall_s": wall_s}, out/"results.json")
+    write_table1(([baseline] if baseline else []) + rows, out, table1_caption(cfg, test, classes, positive),
+                 claims_markdown(list(claims), f"the {cfg['profile']} profile"))
 
 # %% ../nbs/06_classify.ipynb #5f259a4e
 def validate_run(run_dir, protocols=("tstr", "trtr"), models=ARCHITECTURES, profile: str = "auto", seed: int = 0,

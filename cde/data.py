@@ -16,12 +16,13 @@ from PIL import Image, UnidentifiedImageError
 __all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'DOMAINS', 'BBBC', 'DOWNLOADS', 'CACHE_VERSION', 'NUCLEUS_WINDOW', 'TALEQANI_CLASSES',
            'LEUKOCYTE', 'SAMPLE_SPLIT', 'IHC_GRID', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array',
            'read_image', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder',
-           'split_by_source', 'standard_split', 'Domain', 'register_domain', 'get_domain', 'default_data_dir',
-           'missing_data_message', 'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain',
-           'square_window', 'crop_resize', 'touches_edge', 'mask_bbox', 'read_dsb2018', 'read_bccd', 'read_cnmc',
-           'find_leukocytes', 'read_taleqani', 'read_dib', 'intensity_map', 'apply_intensity_map', 'segment_nuclei',
-           'read_bbbc018', 'read_tiff_fields', 'embedded_dir', 'read_sample', 'read_ihc', 'summarize', 'format_summary',
-           'list_domains', 'cli_data', 'DownloadError', 'download_file', 'download_domain', 'cli_download']
+           'split_by_source', 'standard_split', 'split_unit', 'Domain', 'register_domain', 'get_domain',
+           'default_data_dir', 'missing_data_message', 'fingerprint', 'cache_path', 'save_cropset', 'load_cropset',
+           'load_domain', 'square_window', 'crop_resize', 'touches_edge', 'mask_bbox', 'read_dsb2018', 'read_bccd',
+           'read_cnmc', 'find_leukocytes', 'read_taleqani', 'read_dib', 'intensity_map', 'apply_intensity_map',
+           'segment_nuclei', 'read_bbbc018', 'read_tiff_fields', 'embedded_dir', 'read_sample', 'read_ihc', 'summarize',
+           'format_summary', 'list_domains', 'cli_data', 'DownloadError', 'download_file', 'download_domain',
+           'cli_download']
 
 # %% ../nbs/01_data.ipynb #2b5d316c
 @dataclass
@@ -154,6 +155,12 @@ def _source_map(root: Path) -> dict:
     return _read_meta_csv(root)[0]
 
 _BBBC018_FIELD = re.compile(r"BBBC018_v1_images/(\d+)$")
+_CNMC_UID = re.compile(r"UID_(H?\d+)_")  # C-NMC 2019 cell files: UID_<subject>_<image>_<cell>_<all|hem>
+
+def _cnmc_source(name: str) -> str:
+    "The subject of a C-NMC file (`UID_<subject>_<image>_<cell>_<all|hem>`), else the file stem."
+    m = _CNMC_UID.match(Path(name).name)
+    return f"subject-{m.group(1)}" if m else Path(name).stem
 
 def bbbc018_samples(field_ids) -> dict:
     "Field id → sample name: sorted ids grouped in runs of 4 consecutive ids (a missing id stays in its group)."
@@ -200,7 +207,9 @@ def read_folder(root, channels: int | None, size: int, progress: bool = False) -
     if not imgs: raise ValueError(f"no readable images under {root} ({len(skipped)} unreadable: {skipped[:3]})")
     empty = [c for ci, c in enumerate(classes) if ci not in set(labels)]
     if empty: raise ValueError(f"class folder(s) {empty} under {root} hold no readable image ({len(skipped)} unreadable)")
-    if not srcmap:
+    if all(_CNMC_UID.match(Path(s).name) for s in sources):  # C-NMC cells: the split unit is the subject
+        sources = [_cnmc_source(s) for s in sources]
+    elif not srcmap:
         notes.append("no meta.csv beside the folder: each file is treated as its own source image, so crops "
                      "cut from one field may land in different splits")
     elif all(_BBBC018_FIELD.search(s) for s in sources):  # BBBC018 fields: the split unit is the sample of 4 fields
@@ -252,6 +261,18 @@ def standard_split(cs: CropSet, seed: int = 0) -> dict:
     "The train / val / test split by source image shared by GAN training and validation (70 / 10 / 20 % unless the domain sets its own)."
     d = DOMAINS.get(cs.domain) if "DOMAINS" in globals() else None
     return split_by_source(cs, (d.split if d is not None and d.split else STANDARD_SPLIT), seed)
+
+# %% ../nbs/01_data.ipynb #47c87b22
+def split_unit(sources) -> dict:
+    "What a split by these source ids keeps apart: `unit`, `n`, `subject_ids` (patient-independent) and a disclosure `note`."
+    s = sorted({str(x) for x in sources}); n = len(s)
+    if n and all(x.startswith("subject-") for x in s):
+        return {"unit": "subject", "n": n, "subject_ids": True,
+                "note": "split by subject: no subject's cells are on both sides, so the test is patient-independent"}
+    unit = "sample of 4 fields" if n and all(x.startswith("sample-") for x in s) else "source image"
+    return {"unit": unit, "n": n, "subject_ids": False,
+            "note": f"split by {unit}, not by patient: the data carry no patient or subject id, so one patient's "
+                    "fields can sit in both train and test (not patient-independent)"}
 
 # %% ../nbs/01_data.ipynb #54b0a606
 @dataclass
@@ -324,7 +345,7 @@ def missing_data_message(name: str, data_dir=None) -> str:
             f"  2. {way2}.")
 
 # %% ../nbs/01_data.ipynb #3ffea012
-CACHE_VERSION = 2  # bump whenever a reader's output changes, so no stale cache is read
+CACHE_VERSION = 3  # bump whenever a reader's output changes, so no stale cache is read
 _FP_EXTS = IMAGE_EXTS + (".dib", ".xml", ".csv")
 
 def fingerprint(root) -> dict:
@@ -570,11 +591,6 @@ def _cnmc_dirs(root):
     "C-NMC `all` / `hem` folders holding images (flat or under fold_*)."
     if root is None or not Path(root).is_dir(): return []
     return _find_dirs(root, lambda p: p.name.lower() in ("all", "hem") and _has_images(p), 4)
-
-def _cnmc_source(name: str) -> str:
-    "The subject of a C-NMC file (`UID_<subject>_<image>_<cell>_<all|hem>`), else the file stem."
-    m = re.match(r"UID_(H?\d+)_", name)
-    return f"subject-{m.group(1)}" if m else Path(name).stem
 
 def read_cnmc(root, d: Domain, size: int, progress: bool = False):
     "C-NMC 2019 single-cell images: `all` → cancer, `hem` → normal; source = subject."
@@ -892,7 +908,7 @@ def summarize(cs: CropSet) -> dict:
     m, rep = cs.meta, cs.meta.get("read_report", {})
     return {"dataset": cs.domain, "description": m.get("description"), "data_dir": m.get("data_dir"),
             "reader": m.get("reader"), "layout": rep.get("layout"), "crops": len(cs), "counts": cs.counts(),
-            "source_images": len(set(cs.sources)), "dtype": str(cs.images.dtype), "shape": list(cs.images.shape[1:]),
+            "source_images": len(set(cs.sources)), "split": split_unit(cs.sources), "dtype": str(cs.images.dtype), "shape": list(cs.images.shape[1:]),
             "channels": cs.channels, "read": rep.get("read"), "skipped": rep.get("skipped", 0),
             "skipped_files": rep.get("skipped_files", []), "rejected": rep.get("rejected", {}),
             "warnings": rep.get("warnings", []), "curation": m.get("curation"), "licence": m.get("licence"),
@@ -904,6 +920,7 @@ def format_summary(s: dict, max_skipped: int = 10) -> str:
          f"layout       {s['layout']} (reader {s['reader']})", f"crops        {s['crops']}",
          "per class    " + ", ".join(f"{k} {v}" for k, v in s["counts"].items()),
          f"source images {s['source_images']} (split unit)",
+         f"independence {s['split']['note']}" if s.get("split") else "independence (not recorded)",
          f"crop         {s['dtype']} {'x'.join(map(str, s['shape']))} ({s['channels']} channel{'s' * (s['channels'] > 1)})",
          f"skipped      {s['skipped']} file(s)" + (f"; rejected cells: {s['rejected']}" if s["rejected"] else "")]
     L += [f"  - {f}" for f in s["skipped_files"][:max_skipped]]

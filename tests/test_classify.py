@@ -91,6 +91,36 @@ def test_bootstrap_replicate_formulas_equal_sklearn():
             for k in C.METRICS: assert got[k] == pytest.approx(ref[k], abs=1e-12), (n, k)
 
 
+def test_macro_metrics_weigh_the_minority_class():
+    "8 cancer / 2 normal: macro precision, recall and F1 equal scikit-learn's macro averages, unlike the positive-class ones."
+    yt, yp = _from_confusion([[7, 1], [1, 1]])
+    m = C.classification_metrics(yt, yp, None, ["cancer", "normal"])
+    for k, f in (("macro_recall", skm.recall_score), ("macro_precision", skm.precision_score), ("macro_f1", skm.f1_score)):
+        assert m[k] == pytest.approx(f(yt, yp, average="macro"))
+    assert m["macro_recall"] == pytest.approx((7 / 8 + 1 / 2) / 2) and m["recall"] == pytest.approx(7 / 8)
+
+
+def test_majority_baseline_scores_chance():
+    "Every crop called the training majority class: balanced accuracy and AUROC 0.5, accuracy the majority share."
+    from cde.data import CropSet
+    test = CropSet(np.zeros((10, 4, 4, 3), np.uint8), [0] * 7 + [1] * 3, ["cancer", "normal"], [f"f{i}" for i in range(10)])
+    r = C.majority_baseline([1, 1, 1, 0], test, ["cancer", "normal"], n_boot=20)
+    m = r["metrics"]
+    assert r["majority"] == "normal" and r["protocol"] == "baseline"
+    assert (m["balanced_accuracy"]["value"], m["auroc"]["value"]) == (0.5, 0.5)
+    assert m["accuracy"]["value"] == pytest.approx(0.3) and m["recall"]["value"] == 0  # never says cancer
+    assert r["confusion"] == [[0, 7], [0, 3]]
+
+
+def test_paired_difference_is_paired():
+    "An arm against itself differs by 0 in every replicate; a better arm's gain has an interval above 0."
+    y = np.array([0, 1] * 30); g = np.arange(60) // 3; good, bad = y.copy(), np.zeros(60, np.int64)
+    same = C.paired_difference(y, bad, bad, 2, groups=g, n_boot=100)
+    assert (same["value"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0) and C.verdict(same) == "not shown"
+    gain = C.paired_difference(y, good, bad, 2, groups=g, n_boot=100)
+    assert gain["value"] == pytest.approx(0.5) and gain["lo"] > 0 and C.verdict(gain) == "holds"
+
+
 def test_bootstrap_interval_is_seeded_and_brackets_the_value():
     yt, yp = _from_confusion([[40, 10], [5, 45]])
     groups = np.arange(len(yt)) // 4  # 25 "source fields" of 4 crops
@@ -224,10 +254,29 @@ def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
     for r in res["rows"]:
         for k in C.METRICS[:4]: assert 0 <= r["metrics"][k]["lo"] <= r["metrics"][k]["value"] <= r["metrics"][k]["hi"] <= 1
     header = (out/"table1.csv").read_text().splitlines()[0].split(",")
-    assert header[:3] == ["Model", "Protocol", "Accuracy"]
-    assert [h for h in header if h in ("Accuracy", "Recall", "Precision", "F1")] == ["Accuracy", "Recall", "Precision", "F1"]
+    # what class imbalance does not flatter first; the paper's numbers alone in the last column
+    assert [h for h in header if not h.endswith((" lo", " hi"))][:11] == [
+        "Model", "Protocol", "Balanced accuracy", "AUROC", "Macro precision", "Macro recall", "Macro F1",
+        "Precision (pos.)", "Recall (pos.)", "F1 (pos.)", "Accuracy"]
+    assert header[-1] == "Paper accuracy"
+    body = list(csv.DictReader(open(out/"table1.csv")))
+    assert [r["Protocol"] for r in body] == ["baseline"] + arms  # the majority-class row first, then the model's arms together
+    base = res["baseline"]
+    train_counts = json.loads((out/"config.json").read_text())["counts"]["train"]  # the real training labels, uncapped
+    assert base["majority"] == max(train_counts, key=train_counts.get) and base["n_real"] == sum(train_counts.values()) > 24
+    assert base["metrics"]["balanced_accuracy"]["value"] == 0.5 and base["metrics"]["auroc"]["value"] == 0.5
+    share = res["test_counts"][base["majority"]] / sum(res["test_counts"].values())
+    assert base["metrics"]["accuracy"]["value"] == pytest.approx(share)
     md = (out/"table1.md").read_text()
-    assert "| EfficientNet-B0 | tstr |" in md and "96.3" in md  # paper accuracy beside TSTR
+    assert "| EfficientNet-B0 | tstr |" in md and "| 96.3 |" in md  # paper accuracy beside TSTR, in its own column
+    assert "not patient-independent" in md  # the ALL fields carry no patient id
+    # the utility claims: mixed against TRTR, restored against still-imbalanced, paired on the same test crops
+    assert [(c["arm"], c["control"]) for c in res["claims"]] == [("mixed", "trtr"),
+                                                                 ("imbalance_restored_normal", "imbalance_real_normal")]
+    for c in res["claims"]:
+        d = c["difference"]
+        assert d["lo"] <= d["value"] <= d["hi"] and c["verdict"] == C.verdict(d) and d["unit"] == "source"
+    assert "Do the paper's utility claims hold at the smoke profile?" in md
     assert "\\begin{tabular}" in (out/"table1.tex").read_text()
     assert len(list(out.glob("confusion_*.png"))) == 5
     cfg = json.loads((out/"config.json").read_text())

@@ -56,7 +56,8 @@ def test_run_domain_rejects_bad_parameters(tmp_path):
     import papermill as pm
     for params, msg in [({"dataset": "mitochondria"}, "unknown dataset"),
                         ({"dataset": "nuclei"}, "cde download nuclei"),
-                        ({"dataset": "sample", "profile": "paper"}, "meant for a GPU")]:
+                        ({"dataset": "sample", "profile": "paper"}, "meant for a GPU"),
+                        ({"dataset": "sample", "protocols": "tstr,mixd"}, "unknown 'mixd'")]:
         with pytest.raises(pm.PapermillExecutionError, match=msg):
             pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(tmp_path/"x.ipynb"), cwd=str(ROOT),
                                 parameters={**params, "out_dir": str(tmp_path/"o")}, progress_bar=False)
