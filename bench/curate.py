@@ -1,8 +1,8 @@
 """Benchmark of cde.curate on the real dev crops: what each default filter removes, and crops/s of every step.
 
 Usage: python bench/curate.py [--data ../shared/data] [--domains nuclei blood colon blood_bccd] [--denoise-n 500]
-Prints a table and writes bench/results/curate.json (with the git commit, dirty flag and settings: `provenance`); also writes figures/curation_blood.png (full blood dev set,
-default filters + Reinhard) for the docs.
+Prints a table and writes bench/results/curate.json (with the git commit, dirty flag and settings: `provenance`);
+also writes figures/curation_blood.png (full blood dev set, default filters + Reinhard) for the docs.
 """
 import argparse, json, sys, time
 from pathlib import Path

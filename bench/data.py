@@ -2,7 +2,8 @@
 
 Usage: python bench/data.py [--repeats 3] [--out bench/results/data.json]
 Reads ../shared/data/nuclei/dev (6000 PNG crops, class-tree layout), ../shared/data/raw/dsb2018 (native DSB2018
-fields + masks) and two more raw layouts; records the git commit, dirty flag and arguments (`provenance`); the cache lives in a temporary CDE_CACHE that is deleted afterwards.
+fields + masks) and two more raw layouts; records the git commit, dirty flag and arguments (`provenance`); the
+cache lives in a temporary CDE_CACHE that is deleted afterwards.
 """
 import argparse, json, os, shutil, statistics, sys, tempfile, time
 from pathlib import Path

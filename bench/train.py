@@ -4,7 +4,8 @@ Each measurement is one `cde.train.train` run (the real loop: augmentation, EMA,
 wall-clock budget, in its own process so peak memory (ru_maxrss) is that run's. images/s = steps × batch / budget.
 
 Usage: python bench/train.py [--data ../shared/data/blood/dev] [--budget 60] [--threads 1 2] [--batch 64] [--device cpu]
-Prints a table and writes bench/results/train.json (with the git commit, dirty flag and arguments), including the cde/dcgan speed ratio (issue 3 requires >= 0.5).
+Prints a table and writes bench/results/train.json (with the git commit, dirty flag and arguments), including the
+cde/dcgan speed ratio (issue 3 requires >= 0.5).
 """
 import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
