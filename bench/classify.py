@@ -4,7 +4,7 @@ Usage: python bench/classify.py [--sizes 32 48 64] [--batch 32] [--threads 1 2] 
 Prints a table and writes bench/results/classify.json. Times are per training step (forward, backward, AdamW) on
 random input, median of `--steps` steps after one warm-up step; InceptionV3 resizes its input to 75 px inside the
 model, so its cost does not depend on the crop size below 75 px. On a shared CPU the numbers are noisy: the load
-average before and after is recorded beside them.
+average before and after is recorded beside them, and the git commit, dirty flag and arguments (`provenance`).
 """
 import argparse, os, time
 from pathlib import Path
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
-from cde.config import save_json, environment_info
+from cde.config import save_json, environment_info, provenance
 from cde.classify import ARCHITECTURES, build_classifier, n_params
 
 
@@ -45,7 +45,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--out", default=str(ROOT/"bench"/"results"/"classify.json"))
     a = p.parse_args(argv)
-    rows, load0 = [], os.getloadavg()
+    rows, load0, prov = [], os.getloadavg(), provenance(vars(a), ROOT)  # the code as it is when the run starts
     print(f"{'arch':<16}{'px':>4}{'thr':>4}{'step s':>9}{'train img/s':>13}{'eval img/s':>12}{'params M':>10}")
     for th in a.threads:
         torch.set_num_threads(th)
@@ -55,7 +55,7 @@ def main(argv=None):
                 rows.append(r)
                 print(f"{arch:<16}{s:>4}{th:>4}{r['step_s']:>9.3f}{r['train_img_s']:>13.1f}{r['eval_img_s']:>12.1f}{r['params'] / 1e6:>10.1f}", flush=True)
     save_json({"environment": environment_info("cpu"), "loadavg_before": load0, "loadavg_after": os.getloadavg(),
-               "settings": vars(a), "rows": rows}, a.out)
+               "settings": vars(a), "rows": rows, "provenance": prov}, a.out)
     print(f"wrote {a.out}")
 
 

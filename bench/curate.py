@@ -1,15 +1,15 @@
 """Benchmark of cde.curate on the real dev crops: what each default filter removes, and crops/s of every step.
 
 Usage: python bench/curate.py [--data ../shared/data] [--domains nuclei blood colon blood_bccd] [--denoise-n 500]
-Prints a table and writes bench/results/curate.json; also writes figures/curation_blood.png (full blood dev set,
-default filters + Reinhard) for the docs.
+Prints a table and writes bench/results/curate.json (with the git commit, dirty flag and settings: `provenance`);
+also writes figures/curation_blood.png (full blood dev set, default filters + Reinhard) for the docs.
 """
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np
 import torch
 ROOT = Path(__file__).resolve().parents[1]
-from cde.config import save_json, environment_info
+from cde.config import save_json, environment_info, provenance
 from cde.data import load_domain
 from cde.curate import (curate, DEFAULT_CURATION, denoise, percentile_stretch, reinhard_normalize, augment,
                         curation_figure, find_blurred)
@@ -26,7 +26,8 @@ def main(argv=None):
     p.add_argument("--no-figure", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    res = {"environment": environment_info("cpu"), "settings": DEFAULT_CURATION, "domains": {}}
+    res = {"environment": environment_info("cpu"), "settings": DEFAULT_CURATION, "domains": {},
+           "provenance": provenance({**vars(a), "curation": DEFAULT_CURATION}, ROOT)}
     for d in a.domains:
         cs = load_domain("folder", Path(a.data)/d/"dev", channels=1 if d == "nuclei" else 3, progress=False)
         t = time.perf_counter(); after, rep = curate(cs, None, progress=False); dt = time.perf_counter() - t

@@ -2,7 +2,8 @@
 
 Usage: python bench/data.py [--repeats 3] [--out bench/results/data.json]
 Reads ../shared/data/nuclei/dev (6000 PNG crops, class-tree layout), ../shared/data/raw/dsb2018 (native DSB2018
-fields + masks) and two more raw layouts; the cache lives in a temporary CDE_CACHE that is deleted afterwards.
+fields + masks) and two more raw layouts; records the git commit, dirty flag and arguments (`provenance`); the
+cache lives in a temporary CDE_CACHE that is deleted afterwards.
 """
 import argparse, json, os, shutil, statistics, sys, tempfile, time
 from pathlib import Path
@@ -19,6 +20,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each measurement (median reported)")
     p.add_argument("--out", default=str(ROOT/"bench"/"results"/"data.json"))
     a = p.parse_args(argv)
+    from cde.config import provenance
+    prov = provenance({**vars(a), "cases": [list(map(str, c)) for c in CASES]}, ROOT)  # the code as it is when the run starts
     cache = Path(tempfile.mkdtemp(prefix="cde-bench-cache-"))
     os.environ["CDE_CACHE"] = str(cache)
     import warnings; warnings.simplefilter("ignore")
@@ -50,7 +53,7 @@ def main(argv=None) -> int:
     env = environment_info("cpu")
     env["load_average"] = os.getloadavg()
     save_json({"benchmark": "data", "results": results, "environment": env,
-               "note": "wall-clock on a shared machine; see load_average"}, a.out)
+               "note": "wall-clock on a shared machine; see load_average", "provenance": prov}, a.out)
     print(f"wrote {a.out}")
     return 0
 

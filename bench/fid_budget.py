@@ -8,7 +8,8 @@ the held-out 'test' part of the standard split, which the GAN never saw. Issue 3
 Usage: python bench/fid_budget.py [--budget 900] [--domains nuclei blood] [--n 1000] [--runs /tmp/cde_fid_budget]
        [--threads 1] [--seed 0]
 About budget × 4 plus feature extraction on a 2-core CPU: run it in the background with a log file.
-Writes bench/results/fid_budget.json, merging with the rows other invocations wrote (so one process per domain
+Writes bench/results/fid_budget.json (each row with the git commit and dirty flag of the invocation that measured it
+and the run's resolved config), merging with the rows other invocations wrote (so one process per domain
 can run side by side: `--domains nuclei` and `--domains blood`), and keeps the run directories under --runs for inspection.
 """
 import argparse, json, os, sys, time
@@ -31,13 +32,14 @@ def main(argv=None):
     import numpy as np, torch
     from cde.train import train, generate, load_run_data, TRAIN_PROFILES
     from cde.metrics import compute_fid
-    from cde.config import save_json, load_json, environment_info
+    from cde.config import save_json, load_json, environment_info, provenance
     torch.set_num_threads(a.threads)
     budget = a.budget or TRAIN_PROFILES["quick"]["time_budget_s"]
     out = ROOT/"bench"/"results"/"fid_budget.json"
     res = {"what": "FID vs held-out real test crops after the same wall-clock training budget", "budget_s": budget,
            "size": a.size, "n_generated": a.n, "threads": a.threads, "seed": a.seed, "results": [],
-           "environment": environment_info("cpu")}
+           "environment": environment_info("cpu"), "provenance": provenance(vars(a), ROOT)}  # this invocation's
+    git = res["provenance"]["git"]  # the code as it is when this invocation starts: every row it measures records it
     mine = []  # rows measured by this invocation
 
     def merged() -> list:
@@ -60,7 +62,8 @@ def main(argv=None):
             st = load_json(run/"status.json")
             row = {"domain": dom, "model": m, "budget_s": budget, "fid": round(r["fid"], 2), "kid": r.get("kid"), "n_fake": r["n_a"], "n_real": r["n_b"],
                    "mode": r["mode"], "steps": st["steps"], "train_wall_s": round(train_s, 1),
-                   "run_dir": f"<runs>/{run.name}"}  # --runs is outside the repo: no path of this machine is committed
+                   "run_dir": f"<runs>/{run.name}",  # --runs is outside the repo: no path of this machine is committed
+                   "git": git, "config": provenance(load_json(run/"config.json"), ROOT)["config"]}  # the resolved run config
             mine.append(row); print(json.dumps(row), flush=True)
             res["results"] = merged(); save_json(res, out)
     res["results"] = merged()

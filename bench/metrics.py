@@ -3,7 +3,8 @@ of every domain in ../shared/data at n = 500 and n = 2000 per half (or the large
 
 Halves are cut by source field (cde.data.split_by_source, seed 0), so no field feeds both sides. Features
 are embedded in chunks of 250 images and cached (cde.config.cache_dir()/features), so an interrupted run
-resumes where it stopped. Results are written after every step to bench/results/metrics.json.
+resumes where it stopped. Results are written after every step to bench/results/metrics.json, with the git commit,
+dirty flag and arguments (`provenance`); a resumed run keeps the floors an earlier one measured, each with its own git state.
 
     python bench/metrics.py [--data ../shared/data] [--ns 500 2000] [--domains nuclei blood ...] [--fresh] [--redo-throughput]
 """
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cde.config import environment_info, load_json, save_json
+from cde.config import environment_info, load_json, save_json, provenance
 from cde.data import read_folder, split_by_source
 from cde import metrics as M
 
@@ -83,7 +84,9 @@ def main(argv=None):
     if not data.is_dir(): sys.exit(f"data folder {data} not found: pass --data")
     net = M.load_inception()
     res = {"benchmark": "metrics", "environment": environment_info(net.device), "weights": net.info,
-           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "throughput": None, "floors": {}}
+           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "throughput": None, "floors": {},
+           "provenance": provenance(vars(a), ROOT)}  # this invocation's; each floor it measures records its git state too
+    git = res["provenance"]["git"]
     out = Path(a.out)
     if out.exists() and not a.fresh:  # resume: keep what an earlier run measured with the same Inception weights
         old = load_json(out)
@@ -117,7 +120,7 @@ def main(argv=None):
             fb = chunked_features(halves["b"].images[:m], f"{dom}-b")
             r = {"fid": M.fid_from_features(fa, fb), "n": m, "n_asked": n, "split": "by source field (seed 0)",
                  "sources": [len(set(halves[k].sources[:m])) for k in "ab"], "dev_crops": len(cs),
-                 "kid": M.kid_from_features(fa, fb, num_subsets=50)["kid"], "seconds": round(time.time() - t, 1)}
+                 "kid": M.kid_from_features(fa, fb, num_subsets=50)["kid"], "seconds": round(time.time() - t, 1), "git": git}
             res["floors"].setdefault(dom, {})[key] = r; save()
             log(f"{dom} {key}: FID floor {r['fid']:.2f} (n={m}), KID {r['kid']:.4f}")
             if dom == a.domains[0] and n == min(a.ns) and "fid_timing" not in res:

@@ -49,12 +49,6 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     return name, {"model": preset, **over}
 
 
-def git_state() -> dict:
-    "Commit of the checkout and whether tracked files differ from it."
-    run = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
-
-
 def metrics_row(real_f, fake_f, seed: int) -> dict:
     "FID, KID and PRDC (k 5) of fake features against real ones, with both n."
     from cde.metrics import fid_from_features, kid_from_features, compute_prdc
@@ -144,16 +138,28 @@ def scrub(row: dict, data, runs) -> dict:
     return json.loads(text)
 
 
-def merge(rows: list) -> dict:
-    "Merge new rows into the results file by (domain, variant, seed, budget)."
-    from cde.config import load_json, save_json
+def merge(rows: list, args: dict | None = None) -> dict:
+    "Merge new rows into the results file by (domain, variant, seed, budget); each row keeps its own `git` and `config`."
+    from cde.config import load_json, save_json, provenance
     key = lambda r: (r["domain"], r["variant"], r["seed"], r["budget_s"])
     old = load_json(OUT)["rows"] if OUT.exists() else []
     new = {key(r): r for r in rows}
     res = {"what": "GAN recipe quality study at a fixed CPU budget (bench/quality.py)",
-           "rows": [r for r in old if key(r) not in new] + list(new.values())}
+           "rows": [r for r in old if key(r) not in new] + list(new.values()),
+           "provenance": {**provenance(args or {}, ROOT),  # the arguments of the process that wrote the file last
+                          "scope": "the last writer; every row records its own git state (`git`) and resolved config (`config`)"}}
     save_json(res, OUT)
     return res
+
+
+def commits(rows: list) -> str:
+    "The short commits that made `rows`, each marked when made on a dirty tree, or 'not recorded'."
+    out = []
+    for r in rows:
+        g = r.get("git") or {}
+        c = (g["commit"][:7] if g.get("commit") else "not recorded") + (" (dirty)" if g.get("dirty") else "")
+        if c not in out: out.append(c)
+    return ", ".join(out)
 
 
 def report(res: dict) -> str:
@@ -161,8 +167,8 @@ def report(res: dict) -> str:
     import numpy as np
     rows, lines = res["rows"], []
     lines.append("| domain | variant | budget s | seeds | FID (EMA) | FID (raw) | precision | recall | density | coverage | "
-                 "floor FID | floor P / R | n fake / real (sources) | steps | img/s |")
-    lines.append("|" + "---|" * 15)
+                 "floor FID | floor P / R | n fake / real (sources) | steps | img/s | commit |")
+    lines.append("|" + "---|" * 16)
     groups = {}
     for r in rows: groups.setdefault((r["domain"], r["variant"], r["budget_s"]), []).append(r)
     for (dom, var, b), rs in sorted(groups.items()):
@@ -180,7 +186,7 @@ def report(res: dict) -> str:
         steps = sum(v for v in (rs[0]["steps"] or {}).values()) if isinstance(rs[0]["steps"], dict) else rs[0]["steps"]
         lines.append(f"| {dom} | {var} | {b:g} | {len(rs)} | {fe} | {fr} | {p:.3f} | {rc:.3f} | {d:.3f} | {c:.3f} | "
                      f"{fl['fid']:.1f} | {fl['precision']:.2f} / {fl['recall']:.2f} | {pick(rs[0])['n_fake']} / "
-                     f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {steps} | {rs[0]['train_img_per_s']} |")
+                     f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {steps} | {rs[0]['train_img_per_s']} | {commits(rs)} |")
     return "\n".join(lines)
 
 
@@ -230,13 +236,13 @@ def main(argv=None):
     OUT = Path(a.out)
     if a.worker:
         print(json.dumps(worker(json.loads(Path(a.worker).read_text())))[:2000], flush=True); return 0
-    from cde.config import load_json, shared_data
+    from cde.config import load_json, shared_data, git_state
     if a.report:
         res = load_json(OUT); print(report(res)); print(figure(res, OUT.with_suffix(".png"))); return 0
     from cde.train import resolve_config
     data = Path(a.data) if a.data else shared_data()
     named = dict(parse_variant(v) for v in a.variant)
-    git = git_state()
+    git = git_state(ROOT)  # the code as it is when the study starts: every row records it
     jobs = []
     for dom in a.domains:
         for var in a.variants:
@@ -267,7 +273,7 @@ def main(argv=None):
             if p.returncode != 0:
                 print(f"[{time.strftime('%H:%M:%S')}] FAILED {j['domain']} {j['variant']} seed {j['seed']}: see {rd}.log", flush=True)
                 continue
-            row = scrub(load_json(Path(rd)/"quality_row.json"), data, a.runs); rows.append(row); res = merge([row])
+            row = scrub(load_json(Path(rd)/"quality_row.json"), data, a.runs); rows.append(row); res = merge([row], vars(a))
             e = row["final"].get("ema", row["final"].get("raw"))
             print(f"[{time.strftime('%H:%M:%S')}] done {j['domain']} {j['variant']} seed {j['seed']}: FID {e['fid']} "
                   f"P {e['precision']} R {e['recall']} (floor {row['floor']['fid']}, n {e['n_fake']}/{e['n_real']})", flush=True)

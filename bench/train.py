@@ -4,7 +4,8 @@ Each measurement is one `cde.train.train` run (the real loop: augmentation, EMA,
 wall-clock budget, in its own process so peak memory (ru_maxrss) is that run's. images/s = steps × batch / budget.
 
 Usage: python bench/train.py [--data ../shared/data/blood/dev] [--budget 60] [--threads 1 2] [--batch 64] [--device cpu]
-Prints a table and writes bench/results/train.json, including the cde/dcgan speed ratio (issue 3 requires >= 0.5).
+Prints a table and writes bench/results/train.json (with the git commit, dirty flag and arguments), including the
+cde/dcgan speed ratio (issue 3 requires >= 0.5).
 """
 import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -42,8 +43,8 @@ def main(argv=None):
     if a.one:
         one(a); return
     if not Path(a.data).is_dir(): sys.exit(f"data folder {a.data} not found: pass --data ROOT/<class>/*.png")
-    from cde.config import save_json, environment_info
-    rows = []
+    from cde.config import save_json, environment_info, provenance
+    rows, prov = [], provenance(vars(a), ROOT)  # the code as it is when the run starts
     for th in a.threads:
         for m in ("dcgan", "cde"):
             cmd = [sys.executable, __file__, "--one", m, "--threads", str(th), "--data", a.data, "--budget", str(a.budget),
@@ -58,7 +59,7 @@ def main(argv=None):
            "rows": rows, "cde_over_dcgan_speed": ratio, "requirement": "cde >= 0.5 x dcgan",
            "meets_requirement": all(v >= 0.5 for v in ratio.values()),
            "note": "CPU shared with other jobs; compare rows measured in the same call only",
-           "load_avg_at_end": os.getloadavg(), "environment": environment_info(a.device)}
+           "load_avg_at_end": os.getloadavg(), "environment": environment_info(a.device), "provenance": prov}
     print(f"\n{'model':6} {'threads':>7} {'img/s':>7} {'peak MB':>8}")
     for r in rows: print(f"{r['model']:6} {r['threads']:>7} {r['images_per_s']:>7} {r['peak_rss_mb']:>8}")
     print(f"cde / dcgan speed: {ratio}")

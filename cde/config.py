@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILES', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything', 'sha256_file',
-           'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit', 'environment_info',
-           'make_run_dir', 'next_run_dir', 'cache_dir', 'shared_data', 'require_shared']
+__all__ = ['PROFILES', 'RESULT_DIRS', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything',
+           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit',
+           'environment_info', 'make_run_dir', 'next_run_dir', 'cache_dir', 'git_state', 'provenance', 'shared_data',
+           'require_shared']
 
 # %% ../nbs/00_config.ipynb #4daef220
 PROFILES = ("smoke", "quick", "paper", "auto")
@@ -141,6 +142,38 @@ def cache_dir() -> Path:
     p = Path(os.environ.get("CDE_CACHE", Path.home()/".cache"/"cde"))
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+# %% ../nbs/00_config.ipynb #3b6f0a76
+RESULT_DIRS = ("bench/results/", "figures/")  # written by the benchmarks and `cde reproduce`: not code
+
+def git_state(path=None, ignore=RESULT_DIRS) -> dict:
+    "`{'commit', 'dirty', 'changed'}` of the git checkout holding `path` (default: this `cde`'s): HEAD, whether tracked files outside `ignore` differ from it, and which (at most 20); commit and dirty are None outside a checkout."
+    import cde
+    path = Path(cde.__file__).parent if path is None else Path(path)
+    if path.is_file(): path = path.parent
+    commit = git_commit(path) if path.is_dir() else None
+    if commit is None: return {"commit": None, "dirty": None, "changed": []}
+    try:
+        r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True,
+                           text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError): return {"commit": commit, "dirty": None, "changed": []}
+    if r.returncode != 0: return {"commit": commit, "dirty": None, "changed": []}
+    changed = [l[3:] for l in r.stdout.splitlines() if l[3:] and not l[3:].startswith(tuple(ignore))]  # porcelain: root-relative
+    return {"commit": commit, "dirty": bool(changed), "changed": changed[:20]}
+
+# %% ../nbs/00_config.ipynb #5f88b848
+def _portable_tree(o):
+    "`o` with every absolute path (a `Path` or a string) made portable (`portable_path`), recursively."
+    if isinstance(o, dict): return {k: _portable_tree(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_portable_tree(v) for v in o]
+    if isinstance(o, Path) or (isinstance(o, str) and os.path.isabs(o)): return portable_path(o)
+    return o
+
+def provenance(config: dict, path=None) -> dict:
+    "What a result file records about its making: `git` (`git_state` of `path`'s checkout), the resolved `config` or arguments (absolute paths made portable) and the UTC time."
+    import time
+    return {"git": git_state(path), "config": _portable_tree(config),
+            "made_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 # %% ../nbs/00_config.ipynb #ae7bb5d8
 SHARED_FLAG = "shared"  # the nbdev test flag of notebook cells that need the real crop sets

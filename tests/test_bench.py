@@ -27,3 +27,114 @@ def test_scrub_removes_machine_paths(tmp_path):
     row = {"run_dir": str(tmp_path/"runs"/"a"), "cfg": {"data_dir": str(tmp_path/"data"/"nuclei")}}
     out = scrub(row, tmp_path/"data", tmp_path/"runs")
     assert out == {"run_dir": "<runs>/a", "cfg": {"data_dir": "$CDE_SHARED_DATA/nuclei"}}
+
+
+# ---- provenance: every result file says which code made it (issue 12, item 11) ----
+import ast, json, re, warnings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+WRITERS = sorted((ROOT/"bench").glob("*.py")) + [ROOT/"cde"/"figures.py"]  # every writer of bench/results/*.json and figures/reproduce.json
+RESULTS = sorted((ROOT/"bench"/"results").glob("*.json")) + [ROOT/"figures"/"reproduce.json"]
+
+
+def _keys(node) -> set:
+    "String keys of a dict literal (and of `{**x, ...}` parts that are dict literals)."
+    if not isinstance(node, ast.Dict): return set()
+    return {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+
+
+def saved_keys(path) -> list:
+    "For each `save_json(payload, ...)` call in a script: (line, keys the payload is given anywhere in the script)."
+    tree = ast.parse(Path(path).read_text())
+    given = {}  # name -> keys from `name = {...}` and `name["key"] = ...` anywhere in the module
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name): given.setdefault(t.id, set()).update(_keys(n.value))
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and isinstance(t.slice, ast.Constant):
+                    given.setdefault(t.value.id, set()).add(t.slice.value)
+    out = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "save_json" and n.args:
+            a = n.args[0]
+            out.append((n.lineno, _keys(a) if isinstance(a, ast.Dict) else given.get(getattr(a, "id", None), set())))
+    return out
+
+
+def test_saved_keys_sees_a_payload_without_provenance(tmp_path):
+    "The static check itself: it tells a payload with provenance from one without."
+    p = tmp_path/"w.py"
+    p.write_text('res = {"a": 1}\nres["provenance"] = 2\nsave_json(res, "x")\nsave_json({"b": 1}, "y")\n'
+                 'row = {"git": 1, "config": 2}\nsave_json(row, "z")\n')
+    assert saved_keys(p) == [(3, {"a", "provenance"}), (4, {"b"}), (6, {"git", "config"})]
+
+
+@pytest.mark.parametrize("path", WRITERS, ids=lambda p: p.name)
+def test_every_result_writer_records_provenance(path):
+    "Every JSON a benchmark or `reproduce` writes carries `provenance` (git commit, dirty flag, resolved config), or a row's own `git` and `config`."
+    calls = saved_keys(path)
+    assert calls or "save_json" not in path.read_text(), f"{path.name}: save_json used in a way this check cannot read"
+    for line, keys in calls:
+        assert "provenance" in keys or {"git", "config"} <= keys, f"{path.name}:{line}: save_json payload without provenance ({sorted(keys)})"
+    src = path.read_text()
+    assert "def git_state" not in src, f"{path.name}: use cde.config.git_state, not a copy"
+    if calls: assert re.search(r"from cde\.config import[^\n]*\b(provenance|git_state)\b", src) or path.parent.name == "cde"
+
+
+def recorded_git(obj) -> list:
+    "Every git record in a result file: `provenance.git` / a row's `git` ({'commit', 'dirty'}), or an old `environment.git_commit` (dirty unknown)."
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "git" and isinstance(v, dict) and "commit" in v: out.append({"commit": v["commit"], "dirty": v.get("dirty")})
+            elif k == "git_commit" and isinstance(v, str): out.append({"commit": v, "dirty": None})
+            else: out += recorded_git(v)
+    elif isinstance(obj, list):
+        for v in obj: out += recorded_git(v)
+    return out
+
+
+def test_recorded_git_reads_new_and_old_records():
+    new = {"provenance": {"git": {"commit": "a" * 40, "dirty": True}}, "rows": [{"git": {"commit": "b" * 40, "dirty": False}}]}
+    assert recorded_git(new) == [{"commit": "a" * 40, "dirty": True}, {"commit": "b" * 40, "dirty": False}]
+    assert recorded_git({"environment": {"git_commit": "c" * 40}}) == [{"commit": "c" * 40, "dirty": None}]
+    assert recorded_git({"rows": []}) == []
+
+
+def readme_passages() -> list:
+    "README bullets and paragraphs (a bullet with its continuation lines)."
+    out, cur = [], []
+    for line in (ROOT/"README.md").read_text().splitlines():
+        if not line.strip() or line.startswith("- "):
+            if cur: out.append("\n".join(cur))
+            cur = [line] if line.strip() else []
+        else: cur.append(line)
+    return out + (["\n".join(cur)] if cur else [])
+
+
+def sources_of(passage: str) -> list:
+    "The result files a README passage quotes: every `bench/results/*.json` or `figures/reproduce.json` it names, and the results of a `bench/*.py` named on its first line."
+    files = re.findall(r"`(bench/results/\w+\.json|figures/reproduce\.json)`", passage)
+    files += [f"bench/results/{m}.json" for m in re.findall(r"`bench/(\w+)\.py`", passage.splitlines()[0])]
+    return [ROOT/f for f in dict.fromkeys(files) if (ROOT/f).exists()]
+
+
+def test_readme_names_the_commit_of_every_quoted_result():
+    "Where the README quotes a result file, it names the commit(s) that made it, says when the tree was dirty or its state unknown, or says the commit was not recorded."
+    checked = set()
+    for p in readme_passages():
+        for f in sources_of(p):
+            checked.add(f.name)
+            g = recorded_git(json.loads(f.read_text()))
+            if not g:
+                assert "commit not recorded" in p, f"README passage quoting {f.name} must say 'commit not recorded':\n{p}"; continue
+            for c in {r["commit"][:7] for r in g}: assert c in p, f"README passage quoting {f.name} lacks commit {c}:\n{p}"
+            if any(r["dirty"] for r in g): assert "uncommitted changes" in p, f"{f.name} was made on a dirty tree; README must say so:\n{p}"
+            if any(r["dirty"] is None for r in g): assert "dirty flag not recorded" in p, f"{f.name} has no dirty flag; README must say so:\n{p}"
+    assert {"reproduce.json", "quality.json", "fid_budget.json", "metrics.json", "train.json"} <= checked, checked
+
+
+def test_report_results_made_before_provenance():
+    "REPORT, NOT FAIL: committed result files written before full provenance (commit + dirty flag + config) was recorded; regenerate them."
+    old = [f.relative_to(ROOT).as_posix() for f in RESULTS
+           if "provenance" not in json.loads(f.read_text()) and not all(r["dirty"] is not None for r in recorded_git(json.loads(f.read_text())) or [{"dirty": None}])]
+    if old: warnings.warn(f"results made before provenance was recorded (to regenerate): {', '.join(old)}")
