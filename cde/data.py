@@ -263,16 +263,25 @@ def standard_split(cs: CropSet, seed: int = 0) -> dict:
     return split_by_source(cs, (d.split if d is not None and d.split else STANDARD_SPLIT), seed)
 
 # %% ../nbs/01_data.ipynb #47c87b22
+_TALEQANI_SOURCE = re.compile(r"(^|/)(benign|early|pre|pro)/[^/]+\.(jpe?g|png|bmp|tiff?)$", re.I)  # <class folder>/<field file>
+
 def split_unit(sources) -> dict:
     "What a split by these source ids keeps apart: `unit`, `n`, `subject_ids` (patient-independent) and a disclosure `note`."
     s = sorted({str(x) for x in sources}); n = len(s)
-    if n and all(x.startswith("subject-") for x in s):
+    if not n: return {"unit": None, "n": 0, "subject_ids": False, "note": "split unit not recorded"}
+    if all(x.startswith("subject-") for x in s):
         return {"unit": "subject", "n": n, "subject_ids": True,
-                "note": "split by subject: no subject's cells are on both sides, so the test is patient-independent"}
-    unit = "sample of 4 fields" if n and all(x.startswith("sample-") for x in s) else "source image"
-    return {"unit": unit, "n": n, "subject_ids": False,
-            "note": f"split by {unit}, not by patient: the data carry no patient or subject id, so one patient's "
-                    "fields can sit in both train and test (not patient-independent)"}
+                "note": f"split by subject ({n} subjects): no subject's cells are on both sides, so the test is patient-independent"}
+    if all(x.startswith("sample-") for x in s):
+        return {"unit": "sample of 4 fields", "n": n, "subject_ids": False,
+                "note": f"split by sample ({n} groups of four consecutive BBBC018 fields): no sample feeds two parts"}
+    if all(_TALEQANI_SOURCE.search(x) for x in s):
+        return {"unit": "source image", "n": n, "subject_ids": False,
+                "note": f"split by source image ({n} smear fields), not by patient: the Taleqani ALL file names carry no "
+                        "patient id, so one patient's fields can sit in both train and test (not patient-independent)"}
+    return {"unit": "source image", "n": n, "subject_ids": False,
+            "note": f"split by source image ({n} images); the data record no patient or specimen id, so whether one "
+                    "patient's images fall in both train and test is unknown (patient independence not established)"}
 
 # %% ../nbs/01_data.ipynb #54b0a606
 @dataclass

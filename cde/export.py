@@ -8,10 +8,10 @@ import argparse, csv, datetime, re, sys
 from pathlib import Path
 import numpy as np
 from .config import load_json, save_json, sha256_file, portable_path
-from .data import CropSet, get_domain, save_crops
+from .data import CropSet, get_domain, save_crops, split_unit
 
 # %% auto #0
-__all__ = ['source_licences', 'inherited_terms', 'split_note', 'datacard_markdown', 'export_dataset', 'cli_export']
+__all__ = ['source_licences', 'inherited_terms', 'datacard_markdown', 'export_dataset', 'cli_export']
 
 # %% ../nbs/08_export.ipynb #bce4ac06
 def source_licences(cfg: dict) -> list:
@@ -38,23 +38,6 @@ def inherited_terms(licences: list) -> list:
     if any("unverified" in l.lower() or "not verified" in l.lower() for l in licences):
         terms.append("a source licence is unverified: check it before redistribution")
     return terms
-
-# %% ../nbs/08_export.ipynb #af50e1fd
-_TALEQANI_SOURCE = re.compile(r"(^|/)(benign|early|pre|pro)/[^/]+\.(jpe?g|png|bmp|tiff?)$", re.I)  # <class folder>/<field file>
-
-def split_note(sources) -> str:
-    "The data card's line on the split unit, from the source ids the run's split used (its `data.json`): what one unit is and whether one patient can feed both training and held-out crops."
-    s = sorted({str(x) for x in sources})
-    if not s: return "split unit not recorded in the run's data.json"
-    if all(x.startswith("sample-") for x in s):
-        return f"split by sample ({len(s)} groups of four consecutive BBBC018 fields): no sample feeds two parts"
-    if all(x.startswith("subject-") for x in s):
-        return f"split by subject ({len(s)} subjects): no subject (patient) feeds two parts"
-    if all(_TALEQANI_SOURCE.search(x) for x in s):
-        return (f"split by source image ({len(s)} smear fields), not by patient: the Taleqani ALL file names carry no patient "
-                "id, so fields of one patient can be in both the training and the held-out crops")
-    return (f"split by source image ({len(s)} images); the data record no patient or specimen id, so whether one "
-            "patient's or specimen's images fall in both the training and the held-out crops is unknown")
 
 # %% ../nbs/08_export.ipynb #f46faaf5
 def _fmt(v, nd=2):
@@ -116,7 +99,7 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
                        "licences": lic, "citation": dom.citation, "n_train": data["n"]["train"],
                        "train_counts": data["counts"]["train"],
                        "train_checksum": data.get("train_checksum", ""),
-                       "split": split_note([x for part in (data.get("sources") or {}).values() for x in part])},
+                       "split": split_unit([x for part in (data.get("sources") or {}).values() for x in part])["note"]},
             "terms": inherited_terms(lic),
             "model": {k: cfg.get(k) for k in ("model", "strategy", "profile", "seed", "size", "channels", "classes")},
             "metrics": metrics, "files": files,
