@@ -273,7 +273,7 @@ def split_unit(sources) -> dict:
         return {"unit": "subject", "n": n, "subject_ids": True,
                 "note": f"split by subject ({n} subjects): no subject's cells are on both sides, so the test is patient-independent"}
     if all(x.startswith("sample-") for x in s):
-        return {"unit": "sample of 4 fields", "n": n, "subject_ids": False,
+        return {"unit": "sample", "n": n, "subject_ids": False,
                 "note": f"split by sample ({n} groups of four consecutive BBBC018 fields): no sample feeds two parts"}
     if all(_TALEQANI_SOURCE.search(x) for x in s):
         return {"unit": "source image", "n": n, "subject_ids": False,

@@ -14,7 +14,7 @@ import seaborn as sns
 import torch
 from torchvision.utils import make_grid
 from .config import load_json, save_json, portable_path, git_state, provenance
-from .data import CropSet, to_tensor
+from .data import CropSet, to_tensor, split_unit
 
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
@@ -145,11 +145,8 @@ def plot_real_fake(real: CropSet, fake: CropSet, scores: np.ndarray, domain: str
 FEW_UNITS = 10  # fewer independent held-out units than this: the caption says the numbers rest on few samples
 
 def source_units(sources) -> tuple[int, str]:
-    "How many independent units `sources` holds and what they are: BBBC018 samples (`sample-*`), C-NMC subjects (`subject-*`), else source images."
-    s = {str(x) for x in sources}
-    kind = next((name for pre, name in (("sample-", "sample"), ("subject-", "subject"))
-                 if s and all(x.startswith(pre) for x in s)), "source image")
-    return len(s), kind
+    "How many independent units `sources` holds and what they are (`cde.data.split_unit`: sample, subject or source image)."
+    su = split_unit(sources); return su["n"], su["unit"]
 
 def _units(n: int, kind: str) -> str: return f"{n} {kind}{'' if n == 1 else 's'}"
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .config import cache_dir, get_device, sha256_file, save_json, atomic_write_bytes, load_json, portable_path
-from .data import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source
+from .data import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source, split_unit
 
 # %% auto #0
 __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE_VERSION', 'FOLDER_EXTS', 'inception_candidates',
@@ -537,7 +537,7 @@ def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int =
            "n_synthetic": len(fake), "n_real": len(real_cs), "real": real_desc, "domain": cfg.get("dataset", fake.domain),
            "n_note": s["note"], "fid": {"fid": fid_from_features(fr_e, ff_e), "n_real": len(fr_e), "n_synthetic": len(ff_e)}}
     if n_boot:
-        unit = "crop" if len(set(ref_cs.sources)) == len(ref_cs) else "source image"  # one crop per source: the same
+        unit = "crop" if len(set(ref_cs.sources)) == len(ref_cs) else split_unit(ref_cs.sources)["unit"]  # one crop per source: crops
         res["fid"]["interval"] = bootstrap_fid(fr_e, ff_e, n_boot, seed, progress=progress, groups=ref_cs.sources, unit=unit)
     res["floor"] = real_floor(real_cs, fr, len(ff), seed, sets=s)
     res["kid"] = kid_from_features(fr_e, ff_e, seed=seed)
