@@ -42,7 +42,7 @@ CLASSIFY_PROFILES = {
     # seconds, for tests: a couple of steps on a few crops per class
     "smoke": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, val_every_s=None, patience=1,
                   lr=1e-3, weight_decay=1e-4, n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
-    # 2-core CPU: ~90 s of training per model at 32 px, so 5 models × (TSTR + TRTR) fit in ~20 minutes
+    # 2-core CPU: ~90 s of training per model at 32 px: 5 models × 5 arms (TRTR, TSTR, mixed, imbalance real / restored) ~40 minutes
     "quick": dict(size=32, batch_size=32, max_epochs=30, max_steps=None, budget_s=90, val_every_s=30, patience=3,
                   lr=1e-3, weight_decay=1e-4, n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
     # GPU: full 64 px crops, epoch-bound with early stopping
