@@ -16,11 +16,12 @@ from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models,
                         lazy_weight, ema_update, ema_beta, ada_update, ada_signs)
 
 # %% auto #0
-__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'CONFIG_KEYS', 'PARTS',
-           'LOSS_COLUMNS', 'resolve_config', 'resolve_saved', 'run_data', 'run_units', 'unit_classes', 'check_batch',
-           'split_budget', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints',
-           'latest_checkpoint', 'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses',
-           'sample_latents', 'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'd_logits', 'd_step', 'g_step',
+__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'PRECISIONS', 'CONFIG_KEYS',
+           'RUN_DERIVED_KEYS', 'NUMERIC_KEYS', 'PARTS', 'LOSS_COLUMNS', 'resolve_config', 'saved_user', 'resolve_saved',
+           'load_config_file', 'run_data', 'run_units', 'unit_classes', 'check_batch', 'split_budget',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint',
+           'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses', 'sample_latents',
+           'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step', 'g_step',
            'snapshot_due', 'list_snapshots', 'load_unit_weights', 'train', 'load_generator', 'load_discriminator',
            'split_counts', 'snapshot_path', 'generate', 'discriminator_scores', 'load_run_data', 'train_parser',
            'cli_train', 'cli_generate']
@@ -29,7 +30,7 @@ __all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
-                    budget_split="equal", snapshots=0)
+                    budget_split="equal", snapshots=0, precision=None)
 TRAIN_PROFILES = {
     "smoke": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
                   sample_every=1, n_sample=16, num_threads=1),
@@ -41,6 +42,7 @@ TRAIN_PROFILES = {
 MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_models, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
+PRECISIONS = ("no", "fp16", "bf16")  # `precision`; None = Accelerate's own config
 CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | set(RECIPE_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p}
                      | {k for m in MODELS.values() for k in m})
 
@@ -70,6 +72,8 @@ def resolve_config(user: dict) -> dict:
     if cfg["max_per_class"] is not None and (not isinstance(cfg["max_per_class"], int) or cfg["max_per_class"] < 1):
         raise ValueError(f"max_per_class: must be an integer ≥ 1 or None, got {cfg['max_per_class']!r}")
     if not isinstance(cfg["cpu_bf16"], bool): raise ValueError(f"cpu_bf16: must be true or false, got {cfg['cpu_bf16']!r}")
+    if cfg["precision"] not in (None, *PRECISIONS):
+        raise ValueError(f"precision: unknown {cfg['precision']!r}; allowed: {_allowed(PRECISIONS)} (or null = Accelerate's config)")
     if cfg["budget_split"] not in BUDGET_SPLITS: raise ValueError(f"budget_split: unknown {cfg['budget_split']!r}; allowed: {_allowed(BUDGET_SPLITS)}")
     if not isinstance(cfg["snapshots"], int) or isinstance(cfg["snapshots"], bool) or cfg["snapshots"] < 0:
         raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
@@ -77,11 +81,44 @@ def resolve_config(user: dict) -> dict:
     return cfg
 
 # %% ../nbs/04_train.ipynb #915093be
-def resolve_saved(saved: dict) -> dict:
-    "Resolve a run's saved `config.json`: an option the run predates takes its value of that time, not today's default."
+def saved_user(saved: dict) -> dict:
+    "The user settings of a run's saved `config.json`: its config keys (derived ones dropped), and, for an option the run predates, its value of that time."
     legacy = {k: v for k, v in RECIPE_DEFAULTS.items() if k not in saved}
     if "reg_every" not in saved: legacy["reg_every"] = 1  # before lazy penalties: R1 on every step
-    return resolve_config(legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS})
+    if "precision" not in saved: legacy["precision"] = "bf16" if saved.get("amp", True) else "no"  # bf16 was hard-coded on CUDA
+    return legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS}
+
+def resolve_saved(saved: dict) -> dict:
+    "Resolve a run's saved `config.json`: an option the run predates takes its value of that time, not today's default."
+    return resolve_config(saved_user(saved))
+
+# %% ../nbs/04_train.ipynb #b1c0f002
+RUN_DERIVED_KEYS = ("effective_strategy",)  # what `run_data` adds to the config a run saves
+NUMERIC_KEYS = sorted({k for d in (RUN_DEFAULTS, RECIPE_DEFAULTS, *TRAIN_PROFILES.values(), *MODELS.values())
+                       for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+def _parse_value(v: str):
+    "A `--set` value: JSON when it parses (numbers, true/false, null, lists), else the string itself."
+    try: return json.loads(v)
+    except json.JSONDecodeError: return v
+
+def load_config_file(path) -> dict:
+    "The user settings of a YAML / JSON config file, or of a previous run's `config.json` (derived keys dropped); unknown keys fail, named."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"--config: no such file {path}")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json": d = json.loads(text)
+        else:
+            import yaml
+            d = yaml.safe_load(text)
+    except Exception as e: raise ValueError(f"--config: {path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") from None
+    if d is None: d = {}
+    if not isinstance(d, dict): raise ValueError(f"--config: {path} must hold a mapping of config keys, got {type(d).__name__}")
+    if any(k in d for k in RUN_DERIVED_KEYS): d = saved_user(d)  # a run's config.json, as is
+    unknown = sorted(set(d) - set(CONFIG_KEYS))
+    if unknown: raise ValueError(f"--config {path}: unknown config key(s) {', '.join(map(repr, unknown))}; allowed keys: {_allowed(CONFIG_KEYS)}")
+    return {k: _parse_value(v) if k in NUMERIC_KEYS and isinstance(v, str) else v for k, v in d.items()}
 
 # %% ../nbs/04_train.ipynb #4e631028
 PARTS = ("train", "val", "test")
@@ -231,6 +268,17 @@ def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
     return {"requested": bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
             "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
+# %% ../nbs/04_train.ipynb #b1c0f005
+def mixed_precision(cfg: dict, cuda: bool, env=None) -> str:
+    "Accelerate's `mixed_precision` for a run: `precision` if set, else 'no' when `amp` is false, else Accelerate's env / config ('no' without one); 'no' off CUDA."
+    env = os.environ if env is None else env
+    if not cuda: return "no"  # the CPU has its own bf16 path (`cpu_bf16`)
+    if cfg.get("precision") is not None: return cfg["precision"]
+    if not cfg.get("amp", True): return "no"
+    got = str(env.get("ACCELERATE_MIXED_PRECISION", "no")).lower()
+    if got not in PRECISIONS: raise ValueError(f"ACCELERATE_MIXED_PRECISION: unknown {got!r}; allowed: {_allowed(PRECISIONS)}")
+    return got
+
 # %% ../nbs/04_train.ipynb #36680810
 def d_logits(D, real, fake, y, aug, separate: bool = False):
     "D's fp32 logits on augmented real and fake batches: in two passes (batch norm, minibatch stddev) or one concatenated pass."
@@ -365,7 +413,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)
     want_cpu = cfg["device"] == "cpu" or get_device(cfg["device"]).type == "cpu"
     cuda = not want_cpu and torch.cuda.is_available()
-    acc = Accelerator(cpu=want_cpu, mixed_precision="bf16" if (cuda and cfg["amp"]) else "no")
+    acc = Accelerator(cpu=want_cpu, mixed_precision=mixed_precision(cfg, cuda))
     world, rank, main = acc.num_processes, acc.process_index, acc.is_main_process
     if cfg["num_threads"]: torch.set_num_threads(cfg["num_threads"])
     seed_everything(cfg["seed"], cfg["deterministic"])
@@ -379,7 +427,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         if not (out/"config.json").exists():
             save_json(cfg, out/"config.json")
             save_json({**environment_info(acc.device), "num_processes": world, "mixed_precision": acc.mixed_precision,
-                       "cpu_bf16": bf16}, out/"environment.json")
+                       "precision": {"asked": cfg["precision"], "amp": cfg["amp"], "used": acc.mixed_precision}, "cpu_bf16": bf16}, out/"environment.json")
             save_json({"train_checksum": train_cs.checksum(), "counts": {k: v.counts() for k, v in parts.items()},
                        "n": {k: len(v) for k, v in parts.items()}, "sources": {k: sorted(set(v.sources)) for k, v in parts.items()},
                        "split_seed": cfg["split_seed"], "max_per_class": cfg["max_per_class"]}, out/"data.json")
@@ -614,9 +662,7 @@ def _parse_set(items) -> dict:
     out = {}
     for it in items or []:
         if "=" not in it: raise ValueError(f"--set: expected key=value, got {it!r}")
-        k, v = it.split("=", 1)
-        try: out[k] = json.loads(v)
-        except json.JSONDecodeError: out[k] = v
+        k, v = it.split("=", 1); out[k] = _parse_value(v)
     return out
 
 def train_parser() -> argparse.ArgumentParser:
@@ -631,7 +677,10 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])
     p.add_argument("--classes", help="comma-separated subset of the domain's classes")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--out", required=True, help="run directory (never overwritten without --resume)")
+    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else no)")
+    p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
+    p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"any config key: {_allowed(CONFIG_KEYS)}")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -642,9 +691,12 @@ def cli_train(argv: list[str]) -> int:
     a = train_parser().parse_args(argv)
     cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
                                   seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
-                                  device=a.device).items() if v is not None}
+                                  device=a.device, precision=a.precision).items() if v is not None}
     try:
-        cfg |= _parse_set(a.set)
+        cfg = (load_config_file(a.config) if a.config else {}) | cfg | _parse_set(a.set)
+        if a.out is None and (a.resume or not a.print_config): raise ValueError("--out: required (the run directory)")
+        if a.print_config:  # with --resume: the run's frozen config, which resuming uses
+            print(json.dumps(resolve_saved(_load_cfg(a.out)) if a.resume else resolve_config(cfg), indent=2, sort_keys=True)); return 0
         if not a.resume:
             if "dataset" not in cfg: raise ValueError("--dataset: required (e.g. nuclei, blood, colon, sample, folder)")
             if Path(a.out).exists() and any(Path(a.out).iterdir()):
