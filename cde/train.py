@@ -270,12 +270,12 @@ def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
 
 # %% ../nbs/04_train.ipynb #b1c0f005
 def mixed_precision(cfg: dict, cuda: bool, env=None) -> str:
-    "Accelerate's `mixed_precision` for a run: `precision` if set, else 'no' when `amp` is false, else Accelerate's env / config ('no' without one); 'no' off CUDA."
+    "Accelerate's `mixed_precision` for a run: `precision` if set, else 'no' when `amp` is false, else Accelerate's env / config (bf16 without one); 'no' off CUDA."
     env = os.environ if env is None else env
     if not cuda: return "no"  # the CPU has its own bf16 path (`cpu_bf16`)
     if cfg.get("precision") is not None: return cfg["precision"]
     if not cfg.get("amp", True): return "no"
-    got = str(env.get("ACCELERATE_MIXED_PRECISION", "no")).lower()
+    got = str(env.get("ACCELERATE_MIXED_PRECISION", "bf16")).lower()  # no Accelerate config: bf16, as before
     if got not in PRECISIONS: raise ValueError(f"ACCELERATE_MIXED_PRECISION: unknown {got!r}; allowed: {_allowed(PRECISIONS)}")
     return got
 
