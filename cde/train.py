@@ -677,7 +677,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])
     p.add_argument("--classes", help="comma-separated subset of the domain's classes")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else no)")
+    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
     p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
     p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
