@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from .config import (resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info, atomic_write_bytes)
 from .data import CropSet, to_tensor, resize_square, standard_split, load_domain, read_folder, split_unit
+from .metrics import _group_rows, _resample  # the cluster bootstrap's resampling, shared with FID's
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'ARCH_LABELS', 'PAPER_ACCURACY', 'PROTOCOLS', 'NEEDS_SYNTHETIC', 'ARCH_LR_SCALE', 'METRICS',
@@ -274,27 +275,16 @@ def fast_metrics(y_true, y_pred, proba, n_classes: int, pos: int | None) -> dict
     else: out["auroc"] = float("nan")
     return {k: float(v) for k, v in out.items()}
 
-def _units(groups) -> list | None:
-    "Index arrays of the crops of each group (the bootstrap's resampling units); None: every crop is its own unit."
-    if groups is None: return None
-    _, inv = np.unique(np.asarray(groups), return_inverse=True)
-    order = np.argsort(inv, kind="stable"); return np.split(order, np.cumsum(np.bincount(inv))[:-1])
-
-def _draw(rng, n: int, units) -> np.ndarray:
-    "One bootstrap replicate's crop indices: `n` crops, or whole units, drawn with replacement."
-    if units is None: return rng.integers(0, n, n)
-    return np.concatenate([units[j] for j in rng.integers(0, len(units), len(units))])
-
 def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
                       groups=None, alpha: float = 0.05) -> dict:
     "Each metric with a percentile bootstrap (1-alpha) interval: {metric: {'value','lo','hi'}}; `groups` → cluster bootstrap."
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64); proba = None if proba is None else np.asarray(proba)
     point = classification_metrics(y_true, y_pred, proba, classes, positive)  # scikit-learn
     n = len(classes); pos = (classes.index(positive) if positive in classes else 1) if n == 2 else None
-    rng, units = np.random.default_rng(seed), _units(groups)
+    rng, units = np.random.default_rng(seed), _group_rows(groups, len(y_true))
     boots = {k: [] for k in point}
     for _ in range(n_boot):
-        idx = _draw(rng, len(y_true), units)
+        idx = _resample(rng, len(y_true), units)
         m = fast_metrics(y_true[idx], y_pred[idx], None if proba is None else proba[idx], n, pos)
         for k, v in m.items(): boots[k].append(v)
     out = {}
@@ -533,8 +523,8 @@ def paired_difference(y_true, pred_a, pred_b, n_classes: int, metric: str = "bal
     "`metric`(a) − `metric`(b) on the same test crops with a paired percentile bootstrap (both arms on the same resampled units)."
     y, a, b = (np.asarray(v, np.int64) for v in (y_true, pred_a, pred_b))
     diff = lambda i: fast_metrics(y[i], a[i], None, n_classes, pos)[metric] - fast_metrics(y[i], b[i], None, n_classes, pos)[metric]
-    rng, units = np.random.default_rng(seed), _units(groups)
-    reps = np.array([diff(_draw(rng, len(y), units)) for _ in range(n_boot)], float); reps = reps[np.isfinite(reps)]
+    rng, units = np.random.default_rng(seed), _group_rows(groups, len(y))
+    reps = np.array([diff(_resample(rng, len(y), units)) for _ in range(n_boot)], float); reps = reps[np.isfinite(reps)]
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2]) if len(reps) else (np.nan, np.nan)
     return {"value": float(diff(np.arange(len(y)))), "lo": float(lo), "hi": float(hi), "n_boot": n_boot, "alpha": alpha,
             "unit": "crop" if groups is None else "source"}
