@@ -19,6 +19,7 @@ py_versions = "3.10 3.11 3.12 3.13".split()
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
 offline_requirements = shlex.split(cfg.get("offline_requirements", ""))
+extras = {name: shlex.split(cfg.get(f"{name}_requirements", "")) for name in ("track", "hub", "kaggle")}
 lic = licenses[cfg["license"].lower()]
 min_python = cfg["min_python"]
 
@@ -34,7 +35,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["cde", "cde.*"]),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={"dev": dev_requirements, "offline": offline_requirements},
+    extras_require={"dev": dev_requirements, "offline": offline_requirements, **extras},
     python_requires=">=" + min_python,
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

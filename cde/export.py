@@ -4,14 +4,15 @@
 
 # %% ../nbs/08_export.ipynb #951ed887
 from __future__ import annotations
-import argparse, csv, datetime, re, sys
+import argparse, csv, datetime, json, re, sys
 from pathlib import Path
 import numpy as np
 from .config import load_json, save_json, sha256_file, portable_path
 from .data import CropSet, get_domain, save_crops, split_unit
 
 # %% auto #0
-__all__ = ['source_licences', 'inherited_terms', 'datacard_markdown', 'export_dataset', 'cli_export']
+__all__ = ['HUB_LICENCES', 'LOAD_SECTION', 'source_licences', 'inherited_terms', 'datacard_markdown', 'hub_licence',
+           'size_category', 'hub_front_matter', 'image_metadata', 'export_dataset', 'cli_export']
 
 # %% ../nbs/08_export.ipynb #bce4ac06
 def source_licences(cfg: dict) -> list:
@@ -39,12 +40,12 @@ def inherited_terms(licences: list) -> list:
         terms.append("a source licence is unverified: check it before redistribution")
     return terms
 
-# %% ../nbs/08_export.ipynb #f46faaf5
+# %% ../nbs/08_export.ipynb #d5015d5d
 def _fmt(v, nd=2):
     return "n/a" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
 
 def datacard_markdown(card: dict) -> str:
-    "Human-readable DATACARD.md from the data card dict."
+    "The human-readable body of the data card (`README.md`, under its YAML front matter) from the data card dict."
     s, m = card["source"], card.get("metrics")
     L = [f"# Synthetic dataset: {s['dataset']}", "",
          f"{card['n_images']} synthetic crops ({', '.join(f'{k}: {v}' for k, v in card['counts'].items())}), "
@@ -81,15 +82,84 @@ def datacard_markdown(card: dict) -> str:
     L += ["", "## Files", f"Every file's SHA-256 is listed in `datacard.json`; the digest of that list is `{card['files_digest']}`.", ""]
     return "\n".join(L)
 
+
+
+# %% ../nbs/08_export.ipynb #8f4fbd09
+HUB_LICENCES = (("CC0", "cc0-1.0"), ("CC BY-NC-SA 4.0", "cc-by-nc-sa-4.0"), ("CC BY-NC-SA 3.0", "cc-by-nc-sa-3.0"),
+                ("CC BY-NC 4.0", "cc-by-nc-4.0"), ("CC BY-NC 3.0", "cc-by-nc-3.0"), ("CC BY-SA 4.0", "cc-by-sa-4.0"),
+                ("CC BY 4.0", "cc-by-4.0"), ("CC BY 3.0", "cc-by-3.0"), ("MIT", "mit"))
+
+def hub_licence(licences: list) -> str:
+    "The Hugging Face Hub licence id a synthetic set inherits: the one id every source licence maps to, else `other` (the card then names them)."
+    ids = {next((h for k, h in HUB_LICENCES if l.upper().startswith(k.upper())), None) for l in licences}
+    return ids.pop() if len(ids) == 1 and None not in ids else "other"
+
+def size_category(n: int) -> str:
+    "The Hub's `size_categories` value for `n` examples."
+    for hi, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < hi: return name
+    return "1M<n<10M"
+
+def hub_front_matter(card: dict) -> str:
+    "YAML front matter of the dataset card `README.md`, as the Hugging Face Hub reads it (licence, task, size, tags)."
+    import yaml
+    lic = hub_licence(card["source"]["licences"])
+    meta = {"license": lic} | ({"license_name": "source-licences", "license_details": "; ".join(card["source"]["licences"]) or "unknown"}
+                               if lic == "other" else {})
+    meta |= {"task_categories": ["image-classification"], "size_categories": [size_category(card["n_images"])],
+             "tags": ["synthetic", "microscopy", "gan", "cde", card["source"]["dataset"]],
+             "pretty_name": f"CDE synthetic {card['source']['dataset']} crops"}
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+# %% ../nbs/08_export.ipynb #aebc23c6
+def image_metadata(run_dir, cs: CropSet, files: list, seed: int) -> list:
+    "One `metadata.jsonl` row per exported image: its file, class, generation seed and index, the run's discriminator score (per-class runs: that class's D; higher = more real-looking to D) and the RMS pixel distance (0–1 intensity units) to, and source of, its nearest training crop."
+    from cde.train import discriminator_scores, load_run_data
+    from cde.metrics import nearest_neighbours, _pixels
+    train_cs = load_run_data(run_dir, "train")
+    idx, dist = nearest_neighbours(_pixels(list(cs.images)), _pixels(list(train_cs.images)))
+    scores = discriminator_scores(run_dir, cs.images, cs.labels)
+    seen = {}
+    rows = []
+    for f, l, s, d, j in zip(files, cs.labels, scores, dist, idx):
+        c = cs.classes[l]; seen[c] = seen.get(c, -1) + 1
+        rows.append({"file_name": f, "label": c, "seed": seed, "index": seen[c], "discriminator_score": round(float(s), 5),
+                     "nearest_train_distance": round(float(d), 5), "nearest_train_source": str(train_cs.sources[j])})
+    return rows
+
+
+# %% ../nbs/08_export.ipynb #d52b7cbe
+LOAD_SECTION = """
+## Load it
+
+```python
+from datasets import load_dataset
+ds = load_dataset("imagefolder", data_dir="THIS_FOLDER", split="train")  # columns: image, label ({classes}), seed, index,
+ds = ds.class_encode_column("label")  # discriminator_score, nearest_train_distance, nearest_train_source
+```
+
+`metadata.jsonl` holds one row per image: `label` its class, `seed` and `index` the generation seed and the image's
+number within its class, `discriminator_score` the run's discriminator logit (per-class runs: that class's
+discriminator; a relative score, not a verdict), `nearest_train_distance` the RMS pixel distance (0–1 intensity
+units) to the nearest training crop and `nearest_train_source` that crop's source image. The folder can be published
+unchanged with `huggingface_hub.upload_folder(repo_id=..., repo_type="dataset", folder_path=...)`, licence permitting.
+"""
+
+
+# %% ../nbs/08_export.ipynb #fa605af7
 def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None = None) -> Path:
-    "Write `n` synthetic crops of a run as `out/<class>/*.png` with DATACARD.md and datacard.json."
+    "Write `n` synthetic crops of a run as `out/<class>/*.png` with `metadata.jsonl`, the dataset card `README.md` (Hugging Face Hub front matter) and `datacard.json` (provenance and checksums)."
     import hashlib, cde
     from cde.train import generate
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
     cfg, data = load_json(run_dir/"config.json"), load_json(run_dir/"data.json")
     cs = generate(run_dir, n, seed=seed, class_name=class_name)
-    files = {p.relative_to(out).as_posix(): sha256_file(p) for p in save_crops(cs, out, prefix="syn_")}
+    paths = [p.relative_to(out).as_posix() for p in save_crops(cs, out, prefix="syn_")]
+    files = {p: sha256_file(out/p) for p in paths}
+    rows = image_metadata(run_dir, cs, paths, seed)
+    (out/"metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     dom = get_domain(cfg["dataset"])
     lic = source_licences(cfg)
     metrics = load_json(run_dir/"metrics.json") if (run_dir/"metrics.json").exists() else None
@@ -105,12 +175,13 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
             "metrics": metrics, "files": files,
             "files_digest": hashlib.sha256("".join(f"{h}  {p}\n" for p, h in sorted(files.items())).encode()).hexdigest()}
     save_json(card, out/"datacard.json")
-    (out/"DATACARD.md").write_text(datacard_markdown(card))
+    (out/"README.md").write_text(hub_front_matter(card) + "\n" + datacard_markdown(card) + LOAD_SECTION.format(classes=", ".join(cs.classes)))
     return out
 
 def cli_export(argv: list[str]) -> int:
     "`cde export RUN_DIR --n N --out DIR [--seed S] [--class C]`."
-    p = argparse.ArgumentParser(prog="cde export", description="Write a shareable synthetic dataset with its data card.")
+    p = argparse.ArgumentParser(prog="cde export", description="Write a shareable synthetic dataset (class folders, metadata.jsonl, "
+                                "dataset card README.md) that `datasets.load_dataset('imagefolder', data_dir=OUT)` loads.")
     p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of synthetic images")
     p.add_argument("--out", required=True, help="output folder (new or empty)")
     p.add_argument("--seed", type=int, default=0); p.add_argument("--class", dest="class_name")
@@ -121,4 +192,4 @@ def cli_export(argv: list[str]) -> int:
         out = export_dataset(a.run_dir, a.n, a.out, a.seed, a.class_name)
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"cde export: error: {e}", file=sys.stderr); return 2
-    print(f"wrote {a.n} images and DATACARD.md to {out}"); return 0
+    print(f"wrote {a.n} images, metadata.jsonl and the dataset card README.md to {out}"); return 0

@@ -14,13 +14,14 @@ import seaborn as sns
 import torch
 from torchvision.utils import make_grid
 from .config import load_json, save_json, portable_path, git_state, provenance
-from .data import CropSet, to_tensor, split_unit
+from .data import CropSet, to_tensor, split_unit, DownloadError
 
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
            'plot_losses', 'scoring', 'rank_within_class', 'judged', 'plot_real_fake', 'source_units', 'fid_row',
-           'fid_notes', 'write_table', 'commit_text', 'captions_markdown', 'run_domain_notebook', 'run_domains',
-           'assemble', 'reproduce', 'cli_reproduce']
+           'fid_notes', 'write_table', 'commit_text', 'captions_markdown', 'run_domain_notebook', 'domain_done',
+           'run_domains', 'assemble', 'reproduce_request', 'reproduce_dir', 'download_missing', 'reproduce',
+           'cli_reproduce']
 
 # %% ../nbs/07_figures.ipynb #c87b189e
 PAPER_FID = {"blood": 115.0, "colon": 123.0, "nuclei": 264.0}  # the paper's Results section
@@ -221,7 +222,7 @@ def captions_markdown(caption: str, scorings: dict, notes: list) -> str:
     L += [f"- {n}" for n in notes]
     return "\n".join(L) + "\n"
 
-# %% ../nbs/07_figures.ipynb #d6326ecd
+# %% ../nbs/07_figures.ipynb #3b2f05c6
 PAPER_DOMAINS = ("nuclei", "blood", "colon")
 
 def run_domain_notebook() -> Path:
@@ -231,18 +232,27 @@ def run_domain_notebook() -> Path:
     if not p.exists(): raise FileNotFoundError(f"{p} not found: `cde reproduce` runs from a clone of the CDE repository")
     return p
 
+def domain_done(d) -> bool:
+    "True when a `run_domain` output folder finished: its `summary.json` is the last file the notebook writes."
+    return (Path(d)/"summary.json").exists()
+
 def run_domains(domains, data_root, out, profile: str = "quick", seed: int = 0, jobs: int = 1, **params) -> dict:
-    "Run `run_domain.ipynb` with papermill for each domain (data in `data_root/<domain>/dev`), `jobs` at a time; `{domain: out_dir}`."
+    "Run `run_domain.ipynb` with papermill for each domain (data in `data_root/<domain>/dev`), `jobs` at a time; `{domain: out_dir}`. A domain whose folder finished earlier is not run again; an unfinished one resumes (the notebook picks up its GAN checkpoint, metrics and classifiers)."
     import subprocess, time, yaml
-    out, res, procs, queue = Path(out), {}, {}, list(domains)
+    out, res, procs = Path(out), {}, {}
+    say = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    queue = []
+    for dom in domains:
+        if domain_done(out/dom): say(f"{dom}: finished in an earlier run, not run again ({out/dom})"); res[dom] = out/dom
+        else: queue.append(dom)
     def start(dom):
-        d = out/dom; d.mkdir(parents=True, exist_ok=True)
+        d = out/dom; again = d.exists() and any(d.iterdir()); d.mkdir(parents=True, exist_ok=True)
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
         p = {"dataset": dom, "data_dir": str(data_dir.resolve()), "profile": profile, "seed": seed,
              "out_dir": str(d.resolve()), **params}
         (d/"params.yaml").write_text(yaml.safe_dump(p))
-        log = open(d/"run.log", "w")
-        print(f"[{time.strftime('%H:%M:%S')}] {dom}: started, log {d/'run.log'}", flush=True)
+        log = open(d/"run.log", "a")
+        say(f"{dom}: {'resumed' if again else 'started'}, log {d/'run.log'}")
         return subprocess.Popen([sys.executable, "-m", "papermill", str(run_domain_notebook()), str(d/"run_domain.ipynb"),
                                  "-f", str(d/"params.yaml"), "--log-output"], stdout=log, stderr=subprocess.STDOUT), d
     while queue or procs:
@@ -254,10 +264,13 @@ def run_domains(domains, data_root, out, profile: str = "quick", seed: int = 0, 
             del procs[dom]
             if p.returncode != 0:
                 for q, _ in procs.values(): q.terminate()
-                raise RuntimeError(f"run_domain failed for {dom} (exit {p.returncode}); see {d/'run.log'} and {d/'run_domain.ipynb'}")
-            print(f"[{time.strftime('%H:%M:%S')}] {dom}: done", flush=True); res[dom] = d
+                raise RuntimeError(f"run_domain failed for {dom} (exit {p.returncode}); see {d/'run.log'} and {d/'run_domain.ipynb'}; "
+                                   "run the same command again to resume")
+            say(f"{dom}: done"); res[dom] = d
     return {dom: res[dom] for dom in domains}
 
+
+# %% ../nbs/07_figures.ipynb #b4ab5537
 def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judge: int = 256, seed: int = 0) -> dict:
     "Figures 1–4, the FID table and Table 1 from finished `run_domain` output folders, written into `figures_dir`."
     from cde.train import load_run_data
@@ -280,39 +293,96 @@ def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judg
     (fd/"CAPTIONS.md").write_text(captions_markdown(caption, scorings, notes)); written["captions"] = fd/"CAPTIONS.md"
     return written
 
-def reproduce(data_root, out="runs/reproduce", figures_dir="figures", profile: str = "quick", seed: int = 0,
-              domains=PAPER_DOMAINS, jobs: int = 1, **params) -> dict:
-    "Run every paper domain through `run_domain.ipynb` (`jobs` at a time) and assemble Figures 1–4, the FID table and Table 1; `reproduce.json` records the provenance."
+
+
+# %% ../nbs/07_figures.ipynb #6c6bcb18
+def reproduce_request(data_root, profile: str = "quick", seed: int = 0, domains=PAPER_DOMAINS, **params) -> dict:
+    "What identifies a reproduction: the resolved profile, seed, domains, data root and parameters. A rerun asking the same resumes it."
+    from cde.config import profile_name
+    return {"profile": profile_name(profile), "seed": int(seed), "domains": list(domains),
+            "data_root": str(Path(data_root).resolve()), "params": dict(params)}
+
+def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
+    "(run folder, resumed?) for a reproduction: `resume` is a folder to continue, `'auto'` (the newest unfinished folder under `out` made for the same request, else a new one) or `'new'` (a new numbered folder `out/NNNNN-reproduce-<profile>`, never an existing one)."
+    from cde.config import next_run_dir
+    out = Path(out)
+    if resume not in ("auto", "new"):
+        d = Path(resume)
+        if not (d/"request.json").exists(): raise FileNotFoundError(f"--resume: {d} is not a `cde reproduce` run folder (no request.json)")
+        saved = load_json(d/"request.json")
+        diff = [k for k in request if saved.get(k) != request[k]]
+        if diff: raise ValueError(f"--resume: {', '.join(diff)} differ from {d/'request.json'}; rerun with the same arguments or start a new run")
+        return d, True
+    if resume == "auto" and out.is_dir():
+        mine = sorted((d for d in out.iterdir() if d.name.split("-", 1)[0].isdigit() and (d/"request.json").exists()),
+                      key=lambda d: int(d.name.split("-", 1)[0]))
+        if mine and load_json(mine[-1]/"request.json") == request and not (mine[-1]/"reproduce.json").exists():
+            return mine[-1], True
+    d = next_run_dir(out, f"reproduce-{request['profile']}"); d.mkdir(parents=True)
+    save_json(request, d/"request.json")
+    return d, False
+
+
+# %% ../nbs/07_figures.ipynb #e1e01ca7
+def download_missing(data_root, domains=PAPER_DOMAINS, **kw) -> dict:
+    "`cde reproduce --download`: fetch each domain missing from `data_root` with `cde download` into `data_root/<domain>`; `{domain: folder}`. Domains already there are left alone."
+    from cde.data import download_domain
+    got = {}
+    for dom in domains:
+        d = Path(data_root)/dom
+        if d.exists() and any(d.iterdir()): print(f"{dom}: {d} is there, not downloaded"); continue
+        got[dom] = download_domain(dom, d, **kw)
+    return got
+
+
+# %% ../nbs/07_figures.ipynb #b7d9232f
+def reproduce(data_root, out="runs/reproduce", figures_dir=None, profile: str = "quick", seed: int = 0,
+              domains=PAPER_DOMAINS, jobs: int = 1, resume="auto", **params) -> dict:
+    "Run every paper domain through `run_domain.ipynb` (`jobs` at a time) in a numbered run folder under `out` and assemble Figures 1–4, the FID table and Table 1 into `figures_dir` (default: the run folder's `figures/`); `reproduce.json` records the provenance. A rerun with the same arguments resumes the newest unfinished run (see `reproduce_dir`)."
     import time
-    from cde.config import profile_name, save_json
-    t0, resolved, git = time.time(), profile_name(profile), git_state()  # the code as it is when the run starts
+    from cde.config import save_json
     for dom in domains:
         if not (Path(data_root)/dom).exists():
             raise FileNotFoundError(f"{Path(data_root)/dom} not found: `cde reproduce` expects DATA_ROOT/<domain>/dev "
                                     f"class trees (DATA_ROOT/<domain>/dev/<class>/*.png, with DATA_ROOT/<domain>/meta.csv naming each crop's "
                                     f"source_image) for {', '.join(domains)}")
     if jobs > 1: params.setdefault("threads", 1)  # several domains at once: one torch thread each
-    dirs = run_domains(domains, data_root, out, profile, seed, jobs, **params)
+    request = reproduce_request(data_root, profile, seed, domains, **params)
+    run, resumed = reproduce_dir(out, request, resume)
+    print(f"{'resuming' if resumed else 'new run'}: {run}", flush=True)
+    t0, resolved, git = time.time(), request["profile"], git_state()  # the code as it is when the run starts
+    dirs = run_domains(domains, data_root, run, profile, seed, jobs, **params)
     timings = {dom: load_json(Path(d)/"summary.json")["timings"] for dom, d in dirs.items()}
     caption = (f"profile {resolved}, seed {seed}, data {portable_path(data_root)}/<domain>/dev, {commit_text(git)}"
                + (f", {jobs} domains at a time" if jobs > 1 else ""))
-    written = assemble(dirs, figures_dir, caption, seed=seed)
+    fd = Path(figures_dir) if figures_dir is not None else run/"figures"
+    written = assemble(dirs, fd, caption, seed=seed)
     cfg = {"profile": resolved, "seed": seed, "jobs": jobs, "domains": list(domains), "data_root": portable_path(data_root),
            "params": params, "run_configs": {dom: load_json(Path(d)/"gan"/"config.json") for dom, d in dirs.items()}}
-    save_json({"profile": resolved, "seed": seed, "jobs": jobs, "data_root": portable_path(data_root), "params": params,
-               "timings_per_domain": timings, "total_s": round(time.time() - t0, 1),
-               "provenance": {**provenance(cfg), "git": git}}, Path(figures_dir)/"reproduce.json")
+    rec = {"profile": resolved, "seed": seed, "jobs": jobs, "data_root": portable_path(data_root), "params": params,
+           "run": portable_path(run), "resumed": resumed, "timings_per_domain": timings, "total_s": round(time.time() - t0, 1),
+           "provenance": {**provenance(cfg), "git": git}}
+    save_json(rec, fd/"reproduce.json"); written["reproduce"] = fd/"reproduce.json"
+    if fd.resolve() != run.resolve()/"figures": save_json({**rec, "figures": portable_path(fd)}, run/"reproduce.json")
+    else: save_json(rec, run/"reproduce.json")
     return written
 
+
+# %% ../nbs/07_figures.ipynb #64cef9dc
 def cli_reproduce(argv: list) -> int:
-    "`cde reproduce --data-root DIR [--profile quick] [--out runs/reproduce] [--figures figures]`."
+    "`cde reproduce --data-root DIR [--profile quick] [--out runs/reproduce] [--figures DIR] [--resume DIR | --new] [--download]`."
     import argparse
-    p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1.")
+    p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1. "
+                                "Each run gets a new numbered folder under --out; running the same command again resumes the newest unfinished one.")
     p.add_argument("--data-root", required=True, help="folder holding nuclei/, blood/, colon/ (each with dev/<class>/*.png)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper", "auto"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/reproduce", help="where the per-domain runs go")
-    p.add_argument("--figures", default="figures", help="where the figures and tables go")
+    p.add_argument("--out", default="runs/reproduce", help="parent of the numbered run folders (default runs/reproduce)")
+    p.add_argument("--figures", default=None, metavar="DIR", help="where the figures and tables go (default: the run folder's figures/; "
+                   "`--figures figures` updates the repository's committed figures)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue this run folder (default: the newest unfinished one made with the same arguments)")
+    p.add_argument("--new", action="store_true", help="always start a new run folder")
+    p.add_argument("--download", action="store_true", help="first fetch what `cde download` can into DATA_ROOT/<domain> (needs internet)")
     p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
     p.add_argument("--n-eval", type=int, default=500, help="synthetic images per domain for the metrics")
     p.add_argument("--max-eval-real", type=int, default=500, help="cap on real held-out crops embedded for the metrics (the audit searches every training crop)")
@@ -322,8 +392,13 @@ def cli_reproduce(argv: list) -> int:
     bad = [d for d in doms if d not in PAPER_DOMAINS]
     if bad: p.error(f"--domains: unknown {bad}; allowed: {', '.join(PAPER_DOMAINS)}")
     if a.jobs < 1: p.error("--jobs: must be ≥ 1")
-    try: written = reproduce(a.data_root, a.out, a.figures, a.profile, a.seed, doms, a.jobs,
-                                   n_eval=a.n_eval, max_eval_real=a.max_eval_real, gan_minutes=None)
-    except FileNotFoundError as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 2
+    if a.new and a.resume: p.error("--new and --resume exclude each other")
+    try:
+        if a.download: download_missing(a.data_root, doms)
+        written = reproduce(a.data_root, a.out, a.figures, a.profile, a.seed, doms, a.jobs, resume="new" if a.new else a.resume or "auto",
+                            n_eval=a.n_eval, max_eval_real=a.max_eval_real, gan_minutes=None)
+    except (FileNotFoundError, ValueError) as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 2
+    except DownloadError as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 1
     for k, v in written.items(): print(k, v)
     return 0
+

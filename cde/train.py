@@ -17,20 +17,40 @@ from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models,
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'PRECISIONS', 'CONFIG_KEYS',
-           'RUN_DERIVED_KEYS', 'NUMERIC_KEYS', 'PARTS', 'LOSS_COLUMNS', 'resolve_config', 'saved_user', 'resolve_saved',
-           'load_config_file', 'run_data', 'run_units', 'unit_classes', 'check_batch', 'split_budget',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint',
-           'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses', 'sample_latents',
-           'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step', 'g_step',
-           'snapshot_due', 'list_snapshots', 'load_unit_weights', 'train', 'load_generator', 'load_discriminator',
-           'split_counts', 'snapshot_path', 'generate', 'discriminator_scores', 'load_run_data', 'train_parser',
-           'cli_train', 'cli_generate']
+           'RUN_DERIVED_KEYS', 'NUMERIC_KEYS', 'PARTS', 'LOSS_COLUMNS', 'check_trackers', 'tracker_config',
+           'resolve_config', 'saved_user', 'resolve_saved', 'load_config_file', 'run_data', 'run_units', 'unit_classes',
+           'check_batch', 'split_budget', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints',
+           'latest_checkpoint', 'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses',
+           'sample_latents', 'grid_image', 'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision',
+           'd_logits', 'd_step', 'g_step', 'snapshot_due', 'list_snapshots', 'load_unit_weights', 'train',
+           'load_generator', 'load_discriminator', 'split_counts', 'snapshot_path', 'generate', 'discriminator_scores',
+           'load_run_data', 'train_parser', 'cli_train', 'cli_generate']
+
+# %% ../nbs/04_train.ipynb #a9b1b1a1
+def check_trackers(log_with) -> list:
+    "The experiment trackers `log_with` names (None, a name, a comma-separated string or a list): each one Accelerate supports and installed here, else a ValueError naming the key."
+    from accelerate.tracking import LOGGER_TYPE_TO_CLASS, get_available_trackers
+    if not log_with: return []
+    names = [s.strip() for s in log_with.split(",")] if isinstance(log_with, str) else list(log_with)
+    names = [n for n in dict.fromkeys(names) if n]
+    bad = [n for n in names if n not in LOGGER_TYPE_TO_CLASS]
+    if bad: raise ValueError(f"log_with: unknown {', '.join(bad)}; allowed: {', '.join(LOGGER_TYPE_TO_CLASS)}")
+    have = {str(t) for t in get_available_trackers()}
+    missing = [n for n in names if n not in have]
+    if missing: raise ValueError(f"log_with: {', '.join(missing)} not installed here (pip install {' '.join(missing)})")
+    return names
+
+def tracker_config(cfg: dict) -> dict:
+    "A run config as tracker hyperparameters: scalars as they are, lists and dicts as JSON text, None left out."
+    return {k: v if isinstance(v, (bool, int, float, str)) else json.dumps(v, sort_keys=True, default=str)
+            for k, v in cfg.items() if v is not None}
+
 
 # %% ../nbs/04_train.ipynb #f8f57ba5
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
-                    budget_split="equal", snapshots=0, precision=None)
+                    budget_split="equal", snapshots=0, precision=None, log_with=None)
 TRAIN_PROFILES = {
     "smoke": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
                   sample_every=1, n_sample=16, num_threads=1),
@@ -74,6 +94,7 @@ def resolve_config(user: dict) -> dict:
     if not isinstance(cfg["cpu_bf16"], bool): raise ValueError(f"cpu_bf16: must be true or false, got {cfg['cpu_bf16']!r}")
     if cfg["precision"] not in (None, *PRECISIONS):
         raise ValueError(f"precision: unknown {cfg['precision']!r}; allowed: {_allowed(PRECISIONS)} (or null = Accelerate's config)")
+    cfg["log_with"] = check_trackers(cfg["log_with"]) or None
     if cfg["budget_split"] not in BUDGET_SPLITS: raise ValueError(f"budget_split: unknown {cfg['budget_split']!r}; allowed: {_allowed(BUDGET_SPLITS)}")
     if not isinstance(cfg["snapshots"], int) or isinstance(cfg["snapshots"], bool) or cfg["snapshots"] < 0:
         raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
@@ -246,10 +267,15 @@ def sample_latents(cfg: dict, n_classes: int, n: int | None = None):
     z = torch.randn(n, cfg["nz"], generator=g)
     return z, (torch.arange(n) % n_classes if n_classes else None)
 
+def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    "A batch in [-1, 1] as one image grid in [0, 1], channels first (torchvision `make_grid`)."
+    from torchvision.utils import make_grid
+    return make_grid(images.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1))
+
 def save_grid(images: torch.Tensor, path, nrow: int = 8) -> Path:
-    "Save a batch in [-1, 1] as one PNG grid (torchvision `make_grid`), atomically."
-    from torchvision.utils import make_grid, save_image
-    buf = io.BytesIO(); save_image(make_grid(images.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1)), buf, format="png")
+    "Save a batch in [-1, 1] as one PNG grid (`grid_image`), atomically."
+    from torchvision.utils import save_image
+    buf = io.BytesIO(); save_image(grid_image(images, nrow), buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())
 
 # %% ../nbs/04_train.ipynb #b757b7b4
@@ -413,7 +439,9 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)
     want_cpu = cfg["device"] == "cpu" or get_device(cfg["device"]).type == "cpu"
     cuda = not want_cpu and torch.cuda.is_available()
-    acc = Accelerator(cpu=want_cpu, mixed_precision=mixed_precision(cfg, cuda))
+    trackers = check_trackers(cfg.get("log_with"))  # experiment tracking (TensorBoard, W&B, MLflow, ...) beside losses.csv
+    acc = Accelerator(cpu=want_cpu, mixed_precision=mixed_precision(cfg, cuda), log_with=trackers or None,
+                      project_dir=str(out) if trackers else None)
     world, rank, main = acc.num_processes, acc.process_index, acc.is_main_process
     if cfg["num_threads"]: torch.set_num_threads(cfg["num_threads"])
     seed_everything(cfg["seed"], cfg["deterministic"])
@@ -434,6 +462,8 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         elif load_json(out/"data.json")["train_checksum"] != train_cs.checksum():
             raise ValueError(f"--resume: the training crops differ from those recorded in {out/'data.json'} (data changed?)")
     acc.wait_for_everyone()
+    if trackers: acc.init_trackers("logs", config=tracker_config(cfg))  # TensorBoard: RUN_DIR/logs
+    tb = acc.get_tracker("tensorboard", unwrap=True) if "tensorboard" in trackers and main else None
     got = latest_checkpoint(out) if resume else None
     start_unit, ck = (int(got[1]["unit"]), got[1]) if got else (0, None)
     if ck is not None and int(ck["world"]) != world: raise ValueError(f"--resume: checkpoint written by {ck['world']} processes, now {world}")
@@ -496,7 +526,8 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             was = net.training; net.eval()
             with torch.no_grad():
                 zz = z_fixed.to(dev); yy = y_fixed.to(dev) if y_fixed is not None else None
-                save_grid(net(zz, yy), out/"samples"/f"{name}_epoch{epoch:05d}.png")
+                g = net(zz, yy); save_grid(g, out/"samples"/f"{name}_epoch{epoch:05d}.png")
+                if tb is not None: tb.add_image(f"{name}/samples", grid_image(g), epoch)
             net.train(was)
 
         bar = tqdm(total=planned, initial=step, disable=not (main and progress), desc=f"{name}", unit="step",
@@ -524,6 +555,8 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
             row = [float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist() + [p if ada_on else p_fixed]
             rows.append(row)
             if main: csv_w.writerow(_loss_row(row, names, ada_on))
+            if trackers: acc.log({f"{name}/{c}": v for c, v in zip(("loss_G", "loss_D", "D_real", "D_fake"), row[4:8])}
+                                 | ({f"{name}/augment_p": p} if ada_on else {}), step=step)
             last = step >= planned
             if budget and not last:  # wall-clock budget: every process stops at the same step
                 over = torch.tensor([float(time.time() - t0 >= budget)], device=dev)
@@ -564,6 +597,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
                    "images_seen": stat("images_seen"), "elapsed_s": stat("elapsed_s"), "images_per_s": stat("images_per_s"),
                    "budget_s": stat("budget_s")} | ({"aug_p": stat("aug_p")} if ada_on else {}) | {"cpu_bf16": bf16["used"]},
                   out/"status.json")
+    if trackers: acc.end_training()
     acc.wait_for_everyone()
     return out
 
@@ -678,6 +712,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", help="comma-separated subset of the domain's classes")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
+    p.add_argument("--log-with", metavar="TRACKERS", help="experiment tracking through Accelerate, e.g. tensorboard (RUN_DIR/logs; comma-separated for several)")
     p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
     p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
@@ -691,7 +726,7 @@ def cli_train(argv: list[str]) -> int:
     a = train_parser().parse_args(argv)
     cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
                                   seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
-                                  device=a.device, precision=a.precision).items() if v is not None}
+                                  device=a.device, precision=a.precision, log_with=a.log_with).items() if v is not None}
     try:
         cfg = (load_config_file(a.config) if a.config else {}) | cfg | _parse_set(a.set)
         if a.out is None and (a.resume or not a.print_config): raise ValueError("--out: required (the run directory)")

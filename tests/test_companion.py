@@ -47,10 +47,27 @@ def test_export_writes_datacard(smoke_run, tmp_path):
     assert card["n_images"] == 12 and len(card["files"]) == 12
     assert card["metrics"]["n_synthetic"] == 48  # the run's evaluation travels with the data
     assert not card["run_dir"].startswith("/") and not str(card["source"]["data_dir"] or "").startswith("/")
-    md = (tmp_path/"syn"/"DATACARD.md").read_text()
-    assert "FID" in md and "CC0" in md and "memorization audit" in md
+    md = (tmp_path/"syn"/"README.md").read_text()
+    assert md.startswith("---\nlicense: cc0-1.0\n") and "FID" in md and "CC0" in md and "memorization audit" in md
     again = cde("export", smoke_run/"gan", "--n", 12, "--out", tmp_path/"syn")
     assert again.returncode == 2 and "not empty" in again.stderr
+
+def test_export_loads_with_datasets(smoke_run, tmp_path):
+    "`cde export` writes a folder that `datasets.load_dataset('imagefolder', ...)` loads with the right labels and metadata."
+    datasets = pytest.importorskip("datasets", reason="datasets is not installed (it is in the dev extra)")
+    r = cde("export", smoke_run/"gan", "--n", 10, "--out", tmp_path/"syn")
+    assert r.returncode == 0, r.stderr
+    ds = datasets.load_dataset("imagefolder", data_dir=str(tmp_path/"syn"), split="train", cache_dir=str(tmp_path/"hf"))
+    card = json.loads((tmp_path/"syn"/"datacard.json").read_text())
+    assert len(ds) == 10 and {c: ds["label"].count(c) for c in set(ds["label"])} == card["counts"]
+    meta = [json.loads(l) for l in (tmp_path/"syn"/"metadata.jsonl").read_text().splitlines()]
+    by_file = {m["file_name"]: m for m in meta}
+    for ex in ds:  # each image carries its own row: the label matches its class folder
+        name = Path(ex["image"].filename).relative_to(tmp_path/"syn").as_posix()
+        assert by_file[name]["label"] == ex["label"] == name.split("/")[0]
+        assert ex["discriminator_score"] == by_file[name]["discriminator_score"]
+    assert ds.class_encode_column("label").features["label"].names == sorted(card["counts"])
+
 
 def test_run_domain_rejects_bad_parameters(tmp_path):
     import papermill as pm
@@ -67,3 +84,53 @@ def test_reproduce_cli_errors(tmp_path):
     assert r.returncode == 2 and "DATA_ROOT/<domain>/dev" in r.stderr
     r = cde("reproduce", "--data-root", tmp_path, "--domains", "retina")
     assert r.returncode == 2 and "allowed: nuclei, blood, colon" in r.stderr
+
+def crop_root(root, domains=("nuclei", "colon")):
+    "A DATA_ROOT for `cde reproduce` from the embedded real nuclei crops: `<domain>/dev/<class>/*.png` with `<domain>/meta.csv`."
+    import csv
+    from cde.data import load_domain, save_crops
+    cs = load_domain("sample", progress=False)
+    for dom in domains:
+        paths = save_crops(cs, root/dom/"dev")
+        with open(root/dom/"meta.csv", "w", newline="") as f:
+            w = csv.writer(f); w.writerow(["file", "source_image"])
+            w.writerows((p.relative_to(root/dom).as_posix(), s) for p, s in zip(paths, cs.sources))
+    return root
+
+def kill_tree(pid):
+    "SIGKILL a process and everything it started (papermill's kernels included), as a crash or `kill -9` would."
+    import psutil
+    procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    for q in procs:
+        try: q.kill()
+        except psutil.NoSuchProcess: pass
+    psutil.wait_procs(procs, timeout=30)
+
+def test_reproduce_resumes_after_kill(tmp_path):
+    "A smoke `cde reproduce` killed after its first domain: the same command again resumes the run folder, does not retrain that domain, and finishes."
+    import time
+    root = crop_root(tmp_path/"data")
+    args = ["reproduce", "--data-root", root, "--profile", "smoke", "--domains", "nuclei,colon", "--jobs", 1,
+            "--n-eval", 32, "--max-eval-real", 64, "--out", tmp_path/"runs"]
+    committed = (ROOT/"figures"/"reproduce.json").read_bytes()
+    p = subprocess.Popen(["cde", *map(str, args)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run, t0 = tmp_path/"runs"/"00000-reproduce-smoke", time.time()
+    try:
+        while not (run/"nuclei"/"summary.json").exists():
+            assert p.poll() is None, f"cde reproduce ended (exit {p.returncode}) before its first domain finished"
+            assert time.time() - t0 < 900, "the first smoke domain took over 15 minutes"
+            time.sleep(1)
+        time.sleep(3)  # the second domain has started
+    finally: kill_tree(p.pid)
+    assert not (run/"colon"/"summary.json").exists() and not (run/"reproduce.json").exists()
+    first = {f: (run/"nuclei"/f).stat().st_mtime_ns for f in ("summary.json", "gan/status.json", "gan/metrics.json")}
+    r = cde(*args)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"resuming: {run}" in r.stdout and "nuclei: finished in an earlier run, not run again" in r.stdout, r.stdout
+    assert {f: (run/"nuclei"/f).stat().st_mtime_ns for f in first} == first  # not trained, evaluated or summarized again
+    assert (run/"colon"/"summary.json").exists() and sorted(p.name for p in (tmp_path/"runs").iterdir()) == [run.name]
+    rec = json.loads((run/"figures"/"reproduce.json").read_text())
+    assert rec["resumed"] is True and set(rec["timings_per_domain"]) == {"nuclei", "colon"}
+    fid = (run/"figures"/"fid_table.md").read_text()
+    assert "nuclei" in fid and "colon" in fid and (run/"figures"/"figure1_losses.png").exists()
+    assert (ROOT/"figures"/"reproduce.json").read_bytes() == committed  # the repository's figures only with --figures figures

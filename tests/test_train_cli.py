@@ -78,3 +78,30 @@ def test_precision_flag_parses():
         train_parser().parse_args(["--precision", "fp8"])
     assert printed(["--dataset", "folder", "--precision", "no"])["precision"] == "no"
     assert printed(["--dataset", "folder"])["precision"] is None
+
+
+def test_log_with_tensorboard_writes_events(tmp_path):
+    "A smoke run with `--log-with tensorboard` writes a TensorBoard event file with the losses, D's scores and the sample grids; losses.csv stays."
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (it is in the dev extra)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    rc, out, err = run_cli(["--dataset", "sample", "--profile", "smoke", "--out", str(tmp_path/"run"), "--log-with", "tensorboard", "--no-progress"])
+    assert rc == 0, err
+    events = sorted((tmp_path/"run"/"logs").rglob("events.out.tfevents.*"))
+    assert events, sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    tags = {}
+    for e in events:
+        acc = EventAccumulator(str(e)); acc.Reload()
+        for kind, names in acc.Tags().items():
+            if isinstance(names, list): tags.setdefault(kind, set()).update(names)
+    unit = json.loads((tmp_path/"run"/"status.json").read_text())["units"][0]
+    assert {f"{unit}/{c}" for c in ("loss_G", "loss_D", "D_real", "D_fake")} <= tags["scalars"], tags
+    assert f"{unit}/samples" in tags["images"], tags
+    steps = [ev.step for e in events for ev in EventAccumulator(str(e)).Reload().Scalars(f"{unit}/loss_G")] if len(events) == 1 else None
+    lines = (tmp_path/"run"/"losses.csv").read_text().splitlines()
+    assert steps is None or len(steps) == sum(1 for l in lines[1:] if l.split(",")[1] == "step")
+    assert json.loads((tmp_path/"run"/"config.json").read_text())["log_with"] == ["tensorboard"]
+
+
+def test_log_with_unknown_tracker_fails_before_work(tmp_path):
+    rc, _, err = run_cli(["--dataset", "sample", "--profile", "smoke", "--out", str(tmp_path/"run"), "--log-with", "tensorbord"])
+    assert rc == 2 and "log_with: unknown tensorbord; allowed:" in err and not (tmp_path/"run").exists()
