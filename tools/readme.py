@@ -3,16 +3,22 @@
 Usage: python tools/readme.py          # rewrite README.md
        python tools/readme.py --check  # exit 1 when README.md is out of date
 """
-import sys
+import re, sys
 from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 
+INCLUDE = re.compile(r"\{\{< include (\S+) >\}\}")  # Quarto's include shortcode, path relative to nbs/
+
+def expand(text: str) -> str:
+    "Replace each Quarto `{{< include PATH >}}` by the file's text, as the docs site shows it."
+    return INCLUDE.sub(lambda m: (ROOT/"nbs"/m.group(1)).read_text().strip(), text)
+
 def render() -> str:
-    "README text: the markdown cells of nbs/index.ipynb, one blank line between cells (no templates needed)."
+    "README text: the markdown cells of nbs/index.ipynb, one blank line between cells, Quarto includes expanded."
     nb = nbformat.read(ROOT/"nbs"/"index.ipynb", as_version=4)
-    body = "\n\n".join(c.source.strip() for c in nb.cells if c.cell_type == "markdown")
+    body = expand("\n\n".join(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
     return "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == "__main__":
