@@ -1,6 +1,10 @@
 "Gate for tests that need the real crop sets (marker `shared`), and a count of those skipped at the end."
 import json, os
 import pytest
+
+# selenium (the `lab` extra) brings trio, whose `hypothesis` entry point fails to load in some trio releases; where
+# hypothesis is installed too, its pytest plugin then crashes the session at its end. This suite uses no hypothesis plugins.
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
 from realdata import REASON, need_shared
 
 
