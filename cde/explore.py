@@ -11,7 +11,16 @@ from .config import load_json
 from .data import to_tensor, to_uint8
 
 # %% auto #0
-__all__ = ['Explorer', 'slerp']
+__all__ = ['slerp', 'Explorer']
+
+# %% ../nbs/explorer.ipynb #1aa6933a
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    "Spherical interpolation between latent vectors (linear when they are parallel)."
+    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    om = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1, 1))
+    so = torch.sin(om)
+    if float(so.abs().min()) < 1e-6: return (1 - t) * a + t * b
+    return torch.sin((1 - t) * om) / so * a + torch.sin(t * om) / so * b
 
 # %% ../nbs/explorer.ipynb #ab206496
 class Explorer:
@@ -72,11 +81,3 @@ class Explorer:
         update()
         return W.VBox([W.HBox([seed, seed2, t]), cls, W.HBox([W.VBox([W.HTML("generated"), gen]),
                                                            W.VBox([W.HTML("nearest training crop"), near])]), info])
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    "Spherical interpolation between latent vectors (linear when they are parallel)."
-    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
-    om = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1, 1))
-    so = torch.sin(om)
-    if float(so.abs().min()) < 1e-6: return (1 - t) * a + t * b
-    return torch.sin((1 - t) * om) / so * a + torch.sin(t * om) / so * b
