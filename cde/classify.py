@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .config import (resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
+from .config import (_allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info, atomic_write_bytes)
 from .data import CropSet, to_tensor, resize_square, standard_split, load_domain, read_folder, split_unit
 from .metrics import _group_rows, _resample  # the cluster bootstrap's resampling, shared with FID's
@@ -51,7 +51,6 @@ CLASSIFY_PROFILES = {
                   lr=1e-3, weight_decay=1e-4, n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
 }
 
-def _allowed(xs) -> str: return ", ".join(map(str, xs))
 
 def parse_names(value, allowed, what: str) -> list:
     "A comma-separated list (or list) of names, each checked against `allowed`; the error lists the allowed values."

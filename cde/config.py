@@ -32,11 +32,15 @@ def resolve_profile(name: str, table: dict, device=None) -> dict:
     return {**table[n], "profile": n}
 
 # %% ../nbs/00_config.ipynb #c3656ed1
-def get_device(pref: str = "auto") -> torch.device:
-    "`auto` picks CUDA, then Apple MPS, then the CPU; anything else is passed to `torch.device`."
-    if pref != "auto": return torch.device(pref)
+def _allowed(xs) -> str:
+    "The allowed values of an option, as an error message lists them."
+    return ", ".join(map(str, xs))
+
+def get_device(pref: str | torch.device | None = "auto", mps: bool = True) -> torch.device:
+    "`auto` (or None) picks CUDA, then Apple MPS (unless `mps` is false: the metrics' float64 linear algebra needs CUDA or the CPU), then the CPU; anything else is passed to `torch.device`."
+    if pref is not None and pref != "auto": return torch.device(pref)
     if torch.cuda.is_available(): return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
+    if mps and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
     return torch.device("cpu")
 
 def seed_everything(seed: int, deterministic: bool = True) -> dict:

@@ -150,10 +150,6 @@ def _read_meta_csv(root: Path) -> tuple[dict, list, str | None]:
                     sorted({r["licence"] for r in rows if r.get("licence")}), str(m))
     return {}, [], None
 
-def _source_map(root: Path) -> dict:
-    "Absolute file path → source image, from a meta.csv in `root` or its parent."
-    return _read_meta_csv(root)[0]
-
 _BBBC018_FIELD = re.compile(r"BBBC018_v1_images/(\d+)$")
 _CNMC_UID = re.compile(r"UID_(H?\d+)_")  # C-NMC 2019 cell files: UID_<subject>_<image>_<cell>_<all|hem>
 

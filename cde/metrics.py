@@ -95,7 +95,7 @@ def verify_inception(path, source: str = "") -> dict:
 class Inception:
     "Inception-v3 pool features (N×2048) of float N×3×299×299 images in 0..255, clean-fid's normalization."
     def __init__(self, path, source: str = "", device=None):
-        self.device = torch.device(device) if device is not None else get_device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = get_device(device, mps=False)
         self.info = verify_inception(path, source)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -114,8 +114,7 @@ def _load_inception(path: str, source: str, device: str) -> Inception: return In
 def load_inception(weights=None, device=None, download: bool = True) -> Inception:
     "The Inception feature extractor (loaded once per weights file and device)."
     p, src = find_inception(weights, download)
-    dev = device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-    return _load_inception(str(p), src, str(torch.device(dev)))
+    return _load_inception(str(p), src, str(get_device(device, mps=False)))
 
 # %% ../nbs/05_metrics.ipynb #daf36cdd
 FOLDER_EXTS = tuple(sorted(set(IMAGE_EXTS) | {".webp", ".pgm", ".ppm"}))
@@ -268,7 +267,7 @@ def _centred(f, device) -> tuple[torch.Tensor, torch.Tensor]:
 def fid_from_features(fa: np.ndarray, fb: np.ndarray, device=None) -> float:
     "Fréchet Inception Distance between two feature sets (N×d each, N ≥ 2), exact."
     if len(fa) < 2 or len(fb) < 2: raise ValueError(f"FID needs at least 2 feature rows per set, got {len(fa)} and {len(fb)}")
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = get_device(device, mps=False)
     mua, A = _centred(fa, dev); mub, B = _centred(fb, dev)
     v = float(((mua - mub) ** 2).sum() + (A * A).sum() + (B * B).sum()) - 2 * _trace_sqrt_product(A, B)
     return max(v, 0.0)
@@ -408,7 +407,7 @@ def per_class_fid(real: CropSet, fake: CropSet, real_feats: np.ndarray, fake_fea
 # %% ../nbs/05_metrics.ipynb #76d16c03
 def nearest_neighbours(q: np.ndarray, ref: np.ndarray, chunk: int = 512, device=None) -> tuple[np.ndarray, np.ndarray]:
     "Index and Euclidean distance of each row of `q`'s nearest row in `ref`."
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = get_device(device, mps=False)
     r = torch.as_tensor(np.asarray(ref), dtype=torch.float32, device=dev)
     idx, dist = [], []
     for i in range(0, len(q), chunk):
@@ -590,7 +589,7 @@ def _common_args(p: argparse.ArgumentParser):
 
 def _device_arg(p, a):
     if a.batch_size < 1: p.error(f"--batch-size must be >= 1, got {a.batch_size}")
-    if a.device == "auto": return "cuda" if torch.cuda.is_available() else "cpu"
+    if a.device == "auto": return str(get_device("auto", mps=False))
     try: d = torch.device(a.device)
     except RuntimeError: p.error(f"--device {a.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N")
     if d.type == "cuda" and not torch.cuda.is_available(): p.error("--device cuda requested but CUDA is not available")

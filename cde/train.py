@@ -8,7 +8,7 @@ import argparse, contextlib, copy, csv, hashlib, io, json, math, os, sys, time, 
 from pathlib import Path
 import numpy as np
 import torch
-from .config import (resolve_profile, get_device, seed_everything, sha256_file, atomic_write_bytes, save_json,
+from .config import (_allowed, resolve_profile, get_device, seed_everything, sha256_file, atomic_write_bytes, save_json,
                         load_json, environment_info, make_run_dir)
 from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8, save_crops
 from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models, diff_augment, diff_augment_p,
@@ -66,7 +66,6 @@ PRECISIONS = ("no", "fp16", "bf16")  # `precision`; None = Accelerate's own conf
 CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | set(RECIPE_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p}
                      | {k for m in MODELS.values() for k in m})
 
-def _allowed(xs) -> str: return ", ".join(map(str, xs))
 
 def resolve_config(user: dict) -> dict:
     "Merge run defaults, model, profile and `user` settings into one checked config (data checks come later)."
