@@ -11,9 +11,9 @@ import torch
 from .config import (_allowed, resolve_profile, get_device, seed_everything, sha256_file, atomic_write_bytes, save_json,
                         load_json, environment_info, make_run_dir)
 from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8, save_crops
-from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models, diff_augment, diff_augment_p,
-                        default_policy, check_policy, check_recipe, get_loss, d_loss_fn, g_loss_fn, grad_penalty,
-                        lazy_weight, ema_update, ema_beta, ada_update, ada_signs)
+from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe, get_loss, d_loss_fn,
+                        g_loss_fn, grad_penalty, lazy_weight, ema_update, ema_beta, ada_signs)
+from .augment import diff_augment_p, default_policy, check_policy, ada_update
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'PRECISIONS', 'CONFIG_KEYS',
