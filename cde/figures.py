@@ -310,16 +310,18 @@ def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
         d = Path(resume)
         if not (d/"request.json").exists(): raise FileNotFoundError(f"--resume: {d} is not a `cde reproduce` run folder (no request.json)")
         saved = load_json(d/"request.json")
-        diff = [k for k in request if saved.get(k) != request[k]]
+        diff = [k for k in request if saved.get(k) != request[k]]  # its `provenance` says which code made the folder
         if diff: raise ValueError(f"--resume: {', '.join(diff)} differ from {d/'request.json'}; rerun with the same arguments or start a new run")
         return d, True
     if resume == "auto" and out.is_dir():
         mine = sorted((d for d in out.iterdir() if d.name.split("-", 1)[0].isdigit() and (d/"request.json").exists()),
                       key=lambda d: int(d.name.split("-", 1)[0]))
-        if mine and load_json(mine[-1]/"request.json") == request and not (mine[-1]/"reproduce.json").exists():
+        last = load_json(mine[-1]/"request.json") if mine else {}
+        if mine and {k: last.get(k) for k in request} == request and not (mine[-1]/"reproduce.json").exists():
             return mine[-1], True
     d = next_run_dir(out, f"reproduce-{request['profile']}"); d.mkdir(parents=True)
-    save_json(request, d/"request.json")
+    rq = {**request, "provenance": provenance(request)}
+    save_json(rq, d/"request.json")
     return d, False
 
 
@@ -360,11 +362,10 @@ def reproduce(data_root, out="runs/reproduce", figures_dir=None, profile: str = 
     cfg = {"profile": resolved, "seed": seed, "jobs": jobs, "domains": list(domains), "data_root": portable_path(data_root),
            "params": params, "run_configs": {dom: load_json(Path(d)/"gan"/"config.json") for dom, d in dirs.items()}}
     rec = {"profile": resolved, "seed": seed, "jobs": jobs, "data_root": portable_path(data_root), "params": params,
-           "run": portable_path(run), "resumed": resumed, "timings_per_domain": timings, "total_s": round(time.time() - t0, 1),
-           "provenance": {**provenance(cfg), "git": git}}
+           "run": portable_path(run), "figures": portable_path(fd), "resumed": resumed, "timings_per_domain": timings,
+           "total_s": round(time.time() - t0, 1), "provenance": {**provenance(cfg), "git": git}}
     save_json(rec, fd/"reproduce.json"); written["reproduce"] = fd/"reproduce.json"
-    if fd.resolve() != run.resolve()/"figures": save_json({**rec, "figures": portable_path(fd)}, run/"reproduce.json")
-    else: save_json(rec, run/"reproduce.json")
+    save_json(rec, run/"reproduce.json")  # the run folder's record that it finished (beside its figures or not)
     return written
 
 
