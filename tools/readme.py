@@ -15,10 +15,15 @@ def expand(text: str) -> str:
     "Replace each Quarto `{{< include PATH >}}` by the file's text, as the docs site shows it."
     return INCLUDE.sub(lambda m: (ROOT/"nbs"/m.group(1)).read_text().strip(), text)
 
+def readme_text(cell) -> str:
+    "What a cell puts in the README: a markdown cell its text; a code cell its `# README: ` lines (e.g. the markdown image of the figure it displays on the docs page)."
+    if cell.cell_type == "markdown": return cell.source.strip()
+    return "\n".join(l[len("# README: "):] for l in cell.source.splitlines() if l.startswith("# README: "))
+
 def render() -> str:
-    "README text: the markdown cells of nbs/index.ipynb, one blank line between cells, Quarto includes expanded."
+    "README text: the markdown cells of nbs/index.ipynb (and the `# README:` lines of its code cells), one blank line between cells, Quarto includes expanded."
     nb = nbformat.read(ROOT/"nbs"/"index.ipynb", as_version=4)
-    body = expand("\n\n".join(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
+    body = expand("\n\n".join(t for t in map(readme_text, nb.cells) if t))
     return "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == "__main__":
