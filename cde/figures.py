@@ -19,9 +19,9 @@ from .data import CropSet, to_tensor, split_unit, DownloadError
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
            'plot_losses', 'scoring', 'rank_within_class', 'judged', 'plot_real_fake', 'source_units', 'fid_row',
-           'fid_notes', 'write_table', 'commit_text', 'captions_markdown', 'run_domain_notebook', 'domain_done',
-           'run_domains', 'assemble', 'reproduce_request', 'reproduce_dir', 'download_missing', 'reproduce',
-           'cli_reproduce']
+           'fid_notes', 'write_table', 'commit_text', 'preview', 'captions_markdown', 'run_domain_notebook',
+           'domain_done', 'run_domains', 'assemble', 'reproduce_request', 'reproduce_dir', 'download_missing',
+           'reproduce', 'cli_reproduce']
 
 # %% ../nbs/07_figures.ipynb #c87b189e
 PAPER_FID = {"blood": 115.0, "colon": 123.0, "nuclei": 264.0}  # the paper's Results section
@@ -205,6 +205,17 @@ def commit_text(git: dict | None) -> str:
     "A caption's statement of the code that made a result (`cde.config.git_state`): its commit, and whether the tree had uncommitted changes."
     if not git or not git.get("commit"): return "commit not recorded"
     return f"commit {git['commit'][:7]}" + {True: " with uncommitted changes", None: " (uncommitted changes unknown)"}.get(git.get("dirty"), "")
+
+# %% ../nbs/07_figures.ipynb #da95224f
+def preview(path, width: int = 900, quality: int = 85):
+    "A JPEG preview of an image file, at most `width` px wide: what notebook pages that keep their outputs (the docs index) embed instead of the full PNG."
+    import io
+    from PIL import Image as PILImage
+    from IPython.display import Image
+    im = PILImage.open(path).convert("RGB")
+    if im.width > width: im = im.resize((width, round(im.height * width / im.width)), PILImage.LANCZOS)
+    buf = io.BytesIO(); im.save(buf, "JPEG", quality=quality)
+    return Image(data=buf.getvalue(), format="jpeg")
 
 # %% ../nbs/07_figures.ipynb #620b1b68
 def captions_markdown(caption: str, scorings: dict, notes: list) -> str:
