@@ -973,19 +973,23 @@ class DownloadError(RuntimeError):
     "A download that could not complete (offline, HTTP error, checksum mismatch)."
 
 def download_file(url: str, dest, sha256: str | None = None, timeout: float = 15, progress: bool = True) -> str:
-    "Stream `url` to `dest` (via a .part file) with a progress bar; check `sha256` when given; return the digest."
-    import urllib.request, urllib.error, socket
+    "Stream `url` to `dest` (via a .part file) with a progress bar; a short or broken transfer and a `sha256` mismatch are errors that leave nothing behind; return the digest."
+    import urllib.request, urllib.error, socket, http.client
     from tqdm.auto import tqdm
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
-    part, h = dest.with_name(dest.name + ".part"), hashlib.sha256()
+    part, h, got = dest.with_name(dest.name + ".part"), hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f, \
              tqdm(total=int(r.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
                   desc=dest.name, disable=not progress) as bar:
-            for b in iter(lambda: r.read(1 << 20), b""): f.write(b); h.update(b); bar.update(len(b))
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as e:
+            size = int(r.headers.get("Content-Length") or -1)
+            for b in iter(lambda: r.read(1 << 20), b""): f.write(b); h.update(b); bar.update(len(b)); got += len(b)
+        if size >= 0 and got != size: raise http.client.IncompleteRead(b"", size - got)
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as e:
         part.unlink(missing_ok=True)
-        raise DownloadError(f"cannot download {url}: {getattr(e, 'reason', e)}") from None
+        why = (f"interrupted after {got} of {e.expected + got} bytes" if isinstance(e, http.client.IncompleteRead)
+               else getattr(e, "reason", e))
+        raise DownloadError(f"cannot download {url}: {why}; run the command again to retry") from None
     if sha256 and h.hexdigest() != sha256:
         part.unlink(missing_ok=True)
         raise DownloadError(f"checksum mismatch for {url}: got sha256 {h.hexdigest()}, expected {sha256}")

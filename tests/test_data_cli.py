@@ -112,3 +112,22 @@ def test_download_from_mirror_then_load(tmp_path, local_mirror, monkeypatch, cap
     with pytest.raises(DownloadError, match="checksum mismatch"):
         download_file(f"{base}/BBBC038/stage1_train.zip", tmp_path/"x.zip", sha256="0" * 64, progress=False)
     assert not (tmp_path/"x.zip").exists() and not (tmp_path/"x.zip.part").exists()
+
+
+def test_download_interrupted_leaves_nothing(tmp_path):
+    "A server that closes the connection half-way through: a DownloadError that says so, and no partial file left behind."
+    import http.server, threading
+    from cde.data import download_file
+    class Cut(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.send_header("Content-Length", "100000"); self.end_headers()
+            self.wfile.write(b"x" * 30000); self.wfile.flush()
+            self.close_connection = True  # 30 kB of 100 kB, then the connection ends
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cut)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DownloadError, match=r"cannot download .*: interrupted after \d+ of 100000 bytes; run the command again"):
+            download_file(f"http://127.0.0.1:{srv.server_address[1]}/a.zip", tmp_path/"a.zip", timeout=5, progress=False)
+    finally: srv.shutdown()
+    assert not (tmp_path/"a.zip").exists() and not (tmp_path/"a.zip.part").exists()
