@@ -131,3 +131,15 @@ def test_download_interrupted_leaves_nothing(tmp_path):
             download_file(f"http://127.0.0.1:{srv.server_address[1]}/a.zip", tmp_path/"a.zip", timeout=5, progress=False)
     finally: srv.shutdown()
     assert not (tmp_path/"a.zip").exists() and not (tmp_path/"a.zip.part").exists()
+
+
+def test_reproduce_download_fetches_only_missing_domains(tmp_path, local_mirror, capsys):
+    "`cde reproduce --download`: a domain missing from DATA_ROOT is fetched into DATA_ROOT/<domain> (here from the local mirror); one already there is left alone."
+    from cde.figures import download_missing
+    base, _ = local_mirror
+    (tmp_path/"root"/"colon").mkdir(parents=True); (tmp_path/"root"/"colon"/"mine.txt").write_text("local data")
+    got = download_missing(tmp_path/"root", ["nuclei", "colon"], url_base=base, timeout=5, progress=False)
+    assert list(got) == ["nuclei"] and (tmp_path/"root"/"nuclei"/"DOWNLOAD.json").exists()
+    assert "colon: " in capsys.readouterr().out and sorted(p.name for p in (tmp_path/"root"/"colon").iterdir()) == ["mine.txt"]
+    cs = load_domain("nuclei", tmp_path/"root"/"nuclei", progress=False)
+    assert cs.checksum() == load_domain("nuclei", DSB2018_FIXTURE, progress=False).checksum()
