@@ -1,5 +1,5 @@
 "Paper-companion tests: papermill run_domain at the smoke profile, `cde export`, `cde reproduce` errors."
-import json, subprocess, sys
+import contextlib, json, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -102,9 +102,9 @@ def kill_tree(pid):
     import psutil
     procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
     for q in procs:
-        try: q.kill()
-        except psutil.NoSuchProcess: pass
-    psutil.wait_procs(procs, timeout=30)
+        with contextlib.suppress(psutil.NoSuchProcess): q.kill()  # it may have ended on its own meanwhile
+    alive = psutil.wait_procs(procs, timeout=30)[1]
+    assert not alive, f"still running after SIGKILL: {alive}"
 
 def test_reproduce_resumes_after_kill(tmp_path):
     "A smoke `cde reproduce` killed after its first domain: the same command again resumes the run folder, does not retrain that domain, and finishes."

@@ -5,7 +5,7 @@ where one is absent the test skips and says which. JupyterLab runs on 127.0.0.1 
 config, data, runtime and settings folders under the test's temp folder (autosave off, so the notebook on disk is
 never written); the screenshot `explorer.png` is left in that temp folder.
 """
-import hashlib, json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import contextlib, hashlib, json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
 
@@ -95,6 +95,7 @@ def test_explorer_runs_in_jupyterlab_headless_chromium(tmp_path):
     port, token, log = _free_port(), secrets.token_hex(16), tmp_path/"jupyterlab.log"
     base = f"http://127.0.0.1:{port}"
     server = driver = None
+    shutdown, left = None, []
     try:
         with open(log, "wb") as f:
             server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -143,18 +144,18 @@ def test_explorer_runs_in_jupyterlab_headless_chromium(tmp_path):
     finally:
         if driver is not None: driver.quit()
         if server is not None:
-            try:
-                import psutil
-                kids = psutil.Process(server.pid).children(recursive=True)
-            except Exception: kids = []
-            try: urllib.request.urlopen(urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"), timeout=10)
-            except OSError: pass
+            import psutil  # the dev extra's
+            kids = psutil.Process(server.pid).children(recursive=True) if server.poll() is None else []
+            try: shutdown = urllib.request.urlopen(urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST"), timeout=10).status
+            except OSError as e: shutdown = e  # asserted below, after the clean-up
             try: server.wait(30)
             except subprocess.TimeoutExpired: os.killpg(server.pid, signal.SIGKILL); server.wait(10)
             for k in kids:
-                try: k.kill()
-                except Exception: pass
+                with contextlib.suppress(psutil.NoSuchProcess): k.kill()
+            left = psutil.wait_procs(kids, timeout=10)[1]
         if not had_checkpoints: shutil.rmtree(ROOT/"nbs"/".ipynb_checkpoints", ignore_errors=True)
         changed = (ROOT/NB).read_bytes() != nb_bytes
         if changed: (ROOT/NB).write_bytes(nb_bytes)
     assert not changed, f"JupyterLab wrote {NB} (restored from before the test)"
+    assert shutdown == 200, f"JupyterLab did not accept /api/shutdown: {shutdown}"
+    assert not left, f"processes of the JupyterLab server still running: {left}"
