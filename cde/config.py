@@ -12,8 +12,8 @@ import torch
 # %% auto #0
 __all__ = ['PROFILES', 'RESULT_DIRS', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything',
            'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit',
-           'environment_info', 'make_run_dir', 'next_run_dir', 'cache_dir', 'git_state', 'provenance', 'shared_data',
-           'require_shared']
+           'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir', 'git_state',
+           'provenance', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #4daef220
 PROFILES = ("smoke", "quick", "paper", "auto")
@@ -135,11 +135,17 @@ def make_run_dir(out, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
+def numbered_run_dirs(root) -> list:
+    "The numbered run folders `root/NNNNN-*`, oldest (lowest number) first."
+    root = Path(root)
+    if not root.is_dir(): return []
+    return sorted((p for p in root.iterdir() if p.name.split("-", 1)[0].isdigit()), key=lambda p: int(p.name.split("-", 1)[0]))
+
 def next_run_dir(root, name: str) -> Path:
     "A new numbered run directory path `root/NNNNN-name` (never an existing one), as stylegan2-ada numbers its runs."
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
-    nums = [int(p.name.split("-", 1)[0]) for p in root.iterdir() if p.name.split("-", 1)[0].isdigit()]
-    return root/f"{max(nums, default=-1) + 1:05d}-{name}"
+    runs = numbered_run_dirs(root)
+    return root/f"{int(runs[-1].name.split('-', 1)[0]) + 1 if runs else 0:05d}-{name}"
 
 def cache_dir() -> Path:
     "Where CDE caches decoded crops and features: `$CDE_CACHE`, else `~/.cache/cde`."

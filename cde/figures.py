@@ -315,7 +315,7 @@ def reproduce_request(data_root, profile: str = "quick", seed: int = 0, domains=
 
 def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
     "(run folder, resumed?) for a reproduction: `resume` is a folder to continue, `'auto'` (the newest unfinished folder under `out` made for the same request, else a new one) or `'new'` (a new numbered folder `out/NNNNN-reproduce-<profile>`, never an existing one)."
-    from cde.config import next_run_dir
+    from cde.config import next_run_dir, numbered_run_dirs
     out = Path(out)
     if resume not in ("auto", "new"):
         d = Path(resume)
@@ -324,9 +324,8 @@ def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
         diff = [k for k in request if saved.get(k) != request[k]]  # its `provenance` says which code made the folder
         if diff: raise ValueError(f"--resume: {', '.join(diff)} differ from {d/'request.json'}; rerun with the same arguments or start a new run")
         return d, True
-    if resume == "auto" and out.is_dir():
-        mine = sorted((d for d in out.iterdir() if d.name.split("-", 1)[0].isdigit() and (d/"request.json").exists()),
-                      key=lambda d: int(d.name.split("-", 1)[0]))
+    if resume == "auto":
+        mine = [d for d in numbered_run_dirs(out) if (d/"request.json").exists()]
         last = load_json(mine[-1]/"request.json") if mine else {}
         if mine and {k: last.get(k) for k in request} == request and not (mine[-1]/"reproduce.json").exists():
             return mine[-1], True

@@ -438,7 +438,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)
     want_cpu = cfg["device"] == "cpu" or get_device(cfg["device"]).type == "cpu"
     cuda = not want_cpu and torch.cuda.is_available()
-    trackers = check_trackers(cfg.get("log_with"))  # experiment tracking (TensorBoard, W&B, MLflow, ...) beside losses.csv
+    trackers = cfg["log_with"] or []  # experiment tracking (TensorBoard, W&B, MLflow, ...) beside losses.csv; resolve_config checked it
     acc = Accelerator(cpu=want_cpu, mixed_precision=mixed_precision(cfg, cuda), log_with=trackers or None,
                       project_dir=str(out) if trackers else None)
     world, rank, main = acc.num_processes, acc.process_index, acc.is_main_process
