@@ -4,29 +4,44 @@
 
 # %% ../nbs/99_cli.ipynb #de7bba2e
 from __future__ import annotations
-import importlib, sys
+import argparse, contextlib, json, sys
+from pathlib import Path
+import torch
+from .config import PROFILE_NAMES, _allowed, get_device
+from .data import save_crops, DownloadError, cli_data, cli_download
+from .curate import cli_curate
+from .models import MODELS, RESOLUTIONS
+from .run import (CONFIG_KEYS, PRECISIONS, STRATEGIES, CheckpointError, _load_cfg, _parse_value, load_config_file, resolve_config,
+                     resolve_saved, generate)
+from .train import train
+from .metrics import compute_fid
+from .evaluate import evaluate_run, format_table
+from .classify import cli_validate
+from .export import export_dataset
+from .figures import PAPER_DOMAINS, reproduce, download_missing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main']
+__all__ = ['COMMANDS', 'usage', 'main', 'train_parser', 'cli_train', 'cli_generate', 'cli_fid', 'cli_evaluate', 'cli_export',
+           'cli_reproduce']
 
 # %% ../nbs/99_cli.ipynb #6ca3e463
-COMMANDS = {
-    "data":      ("cde.data",     "list domains, load and summarise crops"),
-    "download":  ("cde.data",     "fetch a public domain's source archive (needs internet)"),
-    "curate":    ("cde.curate",   "denoise, normalise, filter a domain's crops and report"),
-    "train":     ("cde.train",    "train a GAN (per class or conditional) into a run directory"),
-    "generate":  ("cde.train",    "write PNGs from a trained run's EMA generator"),
-    "fid":       ("cde.metrics",  "FID / KID between two image folders"),
-    "evaluate":  ("cde.metrics",  "FID, KID, PRDC and memorization audit of a run"),
-    "validate":  ("cde.classify", "train classifiers on synthetic / real crops, test on held-out real"),
-    "export":    ("cde.export",   "write a shareable synthetic dataset with its data card"),
-    "reproduce": ("cde.figures",  "regenerate the paper's figures and Table 1"),
+COMMANDS = {  # subcommand X runs `cli_X` below
+    "data":      "list domains, load and summarise crops",
+    "download":  "fetch a public domain's source archive (needs internet)",
+    "curate":    "denoise, normalise, filter a domain's crops and report",
+    "train":     "train a GAN (per class or conditional) into a run directory",
+    "generate":  "write PNGs from a trained run's EMA generator",
+    "fid":       "FID / KID between two image folders",
+    "evaluate":  "FID, KID, PRDC and memorization audit of a run",
+    "validate":  "train classifiers on synthetic / real crops, test on held-out real",
+    "export":    "write a shareable synthetic dataset with its data card",
+    "reproduce": "regenerate the paper's figures and Table 1",
 }
 
 def usage() -> str:
     "The top-level help text."
     lines = ["usage: cde COMMAND [options]   (cde COMMAND --help for a command's options)", "", "commands:"]
-    return "\n".join(lines + [f"  {k:<10} {v[1]}" for k, v in COMMANDS.items()])
+    return "\n".join(lines + [f"  {k:<10} {v}" for k, v in COMMANDS.items()])
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `cde` console script."
@@ -38,10 +53,186 @@ def main(argv: list[str] | None = None) -> int:
     cmd = argv[0]
     if cmd not in COMMANDS:
         print(f"cde: unknown command {cmd!r}\n\n{usage()}", file=sys.stderr); return 2
-    mod = importlib.import_module(COMMANDS[cmd][0])
-    fn = getattr(mod, f"cli_{cmd}", None)
-    if fn is None: raise NotImplementedError(f"`cde {cmd}` is declared but {COMMANDS[cmd][0]}.cli_{cmd} is missing")
-    return int(fn(argv[1:]) or 0)
+    return int(globals()[f"cli_{cmd}"](argv[1:]) or 0)
+
+# %% ../nbs/99_cli.ipynb #cff7b43e
+def _parse_set(items) -> dict:
+    out = {}
+    for it in items or []:
+        if "=" not in it: raise ValueError(f"--set: expected key=value, got {it!r}")
+        k, v = it.split("=", 1); out[k] = _parse_value(v)
+    return out
+
+def train_parser() -> argparse.ArgumentParser:
+    "Argument parser of `cde train`."
+    p = argparse.ArgumentParser(prog="cde train", description="Train a GAN (per class or class-conditional) into a run directory.")
+    p.add_argument("--dataset", help="domain name (cde data lists them)")
+    p.add_argument("--data-dir", help="local folder of the domain's data")
+    p.add_argument("--profile", choices=PROFILE_NAMES, help="smoke | quick | paper | auto (default auto)")
+    p.add_argument("--model", choices=list(MODELS), help="dcgan (paper baseline) | cde (default) | cde_r3 (R3GAN-style candidate)")
+    p.add_argument("--strategy", choices=list(STRATEGIES), help="per_class (default; one GAN per class) | conditional")
+    p.add_argument("--seed", type=int); p.add_argument("--split-seed", type=int)
+    p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])
+    p.add_argument("--classes", help="comma-separated subset of the domain's classes")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
+    p.add_argument("--log-with", metavar="TRACKERS", help="experiment tracking through Accelerate, e.g. tensorboard (RUN_DIR/logs; comma-separated for several)")
+    p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
+    p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"any config key: {_allowed(CONFIG_KEYS)}")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+def cli_train(argv: list[str]) -> int:
+    "`cde train`: parse, validate and train; returns an exit code."
+    a = train_parser().parse_args(argv)
+    cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
+                                  seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
+                                  device=a.device, precision=a.precision, log_with=a.log_with).items() if v is not None}
+    try:
+        cfg = (load_config_file(a.config) if a.config else {}) | cfg | _parse_set(a.set)
+        if a.out is None and (a.resume or not a.print_config): raise ValueError("--out: required (the run directory)")
+        if a.print_config:  # with --resume: the run's frozen config, which resuming uses
+            print(json.dumps(dict(resolve_saved(_load_cfg(a.out)) if a.resume else resolve_config(cfg)), indent=2, sort_keys=True)); return 0
+        if not a.resume:
+            if "dataset" not in cfg: raise ValueError("--dataset: required (e.g. nuclei, blood, colon, sample, folder)")
+            if Path(a.out).exists() and any(Path(a.out).iterdir()):
+                raise FileExistsError(f"--out {a.out} exists and is not empty; pass --resume to continue it (runs are never overwritten)")
+        out = train(cfg if cfg else None, a.out, resume=a.resume, progress=not a.no_progress)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
+        print(f"cde train: error: {e}", file=sys.stderr); return 2
+    print(out); return 0
+
+def cli_generate(argv: list[str]) -> int:
+    "`cde generate RUN_DIR --n N --seed S --out DIR [--class C]`: write PNGs as DIR/<class>/*.png."
+    p = argparse.ArgumentParser(prog="cde generate", description="Write PNGs from a trained run's (EMA) generator.")
+    p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of images (split over classes by training counts)")
+    p.add_argument("--seed", type=int, default=0); p.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    p.add_argument("--class", dest="class_name", help="generate only this class")
+    a = p.parse_args(argv)
+    try:
+        if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
+        out = Path(a.out)
+        if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
+        cs = generate(a.run_dir, a.n, a.seed, a.class_name)
+    except (ValueError, FileExistsError, FileNotFoundError, CheckpointError) as e:
+        print(f"cde generate: error: {e}", file=sys.stderr); return 2
+    save_crops(cs, out)
+    print(f"wrote {len(cs)} images to {out}"); return 0
+
+# %% ../nbs/99_cli.ipynb #42270759
+def _common_args(p: argparse.ArgumentParser):
+    p.add_argument("--batch-size", type=int, default=32, help="images per Inception batch (default 32)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available, else CPU), cpu, cuda, cuda:N")
+    p.add_argument("--weights", default=None, help="Inception TorchScript file (default: resolved offline, see docs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+def _device_arg(p, a):
+    if a.batch_size < 1: p.error(f"--batch-size must be >= 1, got {a.batch_size}")
+    if a.device == "auto": return str(get_device("auto", mps=False))
+    try: d = torch.device(a.device)
+    except RuntimeError: p.error(f"--device {a.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N")
+    if d.type == "cuda" and not torch.cuda.is_available(): p.error("--device cuda requested but CUDA is not available")
+    return str(d)
+
+def cli_fid(argv: list[str]) -> int:
+    "`cde fid DIR_A DIR_B [--json]`: FID (and KID) between two image folders, clean-fid 'clean' mode."
+    p = argparse.ArgumentParser(prog="cde fid", description="FID / KID between two image folders (searched recursively)")
+    p.add_argument("dir_a"); p.add_argument("dir_b")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--no-cache", action="store_true", help="recompute features even when cached")
+    _common_args(p)
+    a = p.parse_args(argv); dev = _device_arg(p, a)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            r = compute_fid(a.dir_a, a.dir_b, names=(a.dir_a, a.dir_b), kid=True, batch_size=a.batch_size,
+                            progress=not a.no_progress, device=dev, weights=a.weights, cache=not a.no_cache)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        print(f"cde fid: error: {e}", file=sys.stderr); return 2
+    if a.json: print(json.dumps({"fid": r["fid"], "n_a": r["n_a"], "n_b": r["n_b"], "mode": r["mode"], "kid": r["kid"]["kid"],
+                                 "kid_std": r["kid"]["kid_std"], "kid_interval": r["kid"]["interval"], "kid_subset_size": r["kid"]["subset_size"],
+                                 "dir_a": a.dir_a, "dir_b": a.dir_b, "weights_sha256": r["weights_sha256"]}))
+    else: print(f"FID {r['fid']:.3f}  KID {r['kid']['kid']:.4f}  (clean mode; n_a={r['n_a']}, n_b={r['n_b']})  {a.dir_a} vs {a.dir_b}")
+    return 0
+
+def cli_evaluate(argv: list[str]) -> int:
+    "`cde evaluate RUN_DIR [--real PATH] [--n 2000]`: all metrics of a run; prints a table, writes metrics.json."
+    p = argparse.ArgumentParser(prog="cde evaluate", description="FID (+ interval, floor), KID, PRDC and memorization audit of a run")
+    p.add_argument("run_dir")
+    p.add_argument("--real", default=None, help="real image folder (default: the run's held-out 'test' part)")
+    p.add_argument("--n", type=int, default=2000, help="synthetic images to draw from the EMA generator (default 2000; the FID and its floor use "
+                   "fewer when the real set cannot supply as many floor stand-ins besides the reference: see n_note)")
+    p.add_argument("--seed", type=int, default=0, help="sampling / bootstrap seed (default 0)")
+    p.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples for the FID interval (0: none; default 100)")
+    p.add_argument("--k", type=int, default=5, help="nearest neighbours for PRDC (default 5)")
+    _common_args(p)
+    a = p.parse_args(argv); dev = _device_arg(p, a)
+    if a.n < 2: p.error(f"--n must be >= 2, got {a.n}")
+    if a.bootstrap < 0: p.error(f"--bootstrap must be >= 0, got {a.bootstrap}")
+    if a.k < 1: p.error(f"--k must be >= 1, got {a.k}")
+    if not Path(a.run_dir).is_dir(): p.error(f"RUN_DIR {a.run_dir} does not exist")
+    if a.real is not None and not Path(a.real).is_dir(): p.error(f"--real {a.real} is not a folder")
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            r = evaluate_run(a.run_dir, real=a.real, n=a.n, seed=a.seed, n_boot=a.bootstrap, k=a.k, batch_size=a.batch_size,
+                             progress=not a.no_progress, device=dev, weights=a.weights)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        print(f"cde evaluate: error: {e}", file=sys.stderr); return 2
+    print(format_table(r)); print(f"wrote {Path(a.run_dir)/'metrics.json'}")
+    return 0
+
+# %% ../nbs/99_cli.ipynb #41889246
+def cli_export(argv: list[str]) -> int:
+    "`cde export RUN_DIR --n N --out DIR [--seed S] [--class C]`."
+    p = argparse.ArgumentParser(prog="cde export", description="Write a shareable synthetic dataset (class folders, metadata.jsonl, "
+                                "dataset card README.md) that `datasets.load_dataset('imagefolder', data_dir=OUT)` loads.")
+    p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of synthetic images")
+    p.add_argument("--out", required=True, help="output folder (new or empty)")
+    p.add_argument("--seed", type=int, default=0); p.add_argument("--class", dest="class_name")
+    a = p.parse_args(argv)
+    try:
+        if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
+        if not (Path(a.run_dir)/"config.json").exists(): raise FileNotFoundError(f"{a.run_dir} is not a CDE run directory (no config.json)")
+        out = export_dataset(a.run_dir, a.n, a.out, a.seed, a.class_name)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:
+        print(f"cde export: error: {e}", file=sys.stderr); return 2
+    print(f"wrote {a.n} images, metadata.jsonl and the dataset card README.md to {out}"); return 0
+
+# %% ../nbs/99_cli.ipynb #87340e7d
+def cli_reproduce(argv: list) -> int:
+    "`cde reproduce --data-root DIR [--profile quick] [--out runs/reproduce] [--figures DIR] [--resume DIR | --new] [--download]`."
+    import argparse
+    p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1. "
+                                "Each run gets a new numbered folder under --out; running the same command again resumes the newest unfinished one.")
+    p.add_argument("--data-root", required=True, help="folder holding nuclei/, blood/, colon/ (each with dev/<class>/*.png)")
+    p.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/reproduce", help="parent of the numbered run folders (default runs/reproduce)")
+    p.add_argument("--figures", default=None, metavar="DIR", help="where the figures and tables go (default: the run folder's figures/; "
+                   "`--figures figures` updates the repository's committed figures)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue this run folder (default: the newest unfinished one made with the same arguments)")
+    p.add_argument("--new", action="store_true", help="always start a new run folder")
+    p.add_argument("--download", action="store_true", help="first fetch what `cde download` can into DATA_ROOT/<domain> (needs internet)")
+    p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
+    p.add_argument("--n-eval", type=int, default=None, help="synthetic images per domain for the metrics (default: the profile's, 500)")
+    p.add_argument("--max-eval-real", type=int, default=None, help="cap on real held-out crops embedded for the metrics (default: the profile's, 500; 0: all; the audit searches every training crop)")
+    p.add_argument("--jobs", type=int, default=3, help="domains run at once (each with one torch thread when > 1)")
+    a = p.parse_args(argv)
+    doms = [d for d in a.domains.split(",") if d]
+    bad = [d for d in doms if d not in PAPER_DOMAINS]
+    if bad: p.error(f"--domains: unknown {bad}; allowed: {', '.join(PAPER_DOMAINS)}")
+    if a.jobs < 1: p.error("--jobs: must be ≥ 1")
+    if a.new and a.resume: p.error("--new and --resume exclude each other")
+    try:
+        if a.download: download_missing(a.data_root, doms)
+        written = reproduce(a.data_root, a.out, a.figures, a.profile, a.seed, doms, a.jobs, resume="new" if a.new else a.resume or "auto",
+                            n_eval=a.n_eval, max_eval_real=a.max_eval_real, gan_minutes=None)
+    except (FileNotFoundError, ValueError) as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 2
+    except DownloadError as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 1
+    for k, v in written.items(): print(k, v)
+    return 0
 
 # %% ../nbs/99_cli.ipynb #08034275
 #| eval: false

@@ -5,31 +5,18 @@
 # %% ../nbs/00_config.ipynb #79307832
 from __future__ import annotations
 import hashlib, json, os, platform, random, subprocess, sys, tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILES', 'RESULT_DIRS', 'SHARED_FLAG', 'profile_name', 'resolve_profile', 'get_device', 'seed_everything',
-           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit',
-           'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir', 'git_state',
-           'provenance', 'shared_data', 'require_shared']
-
-# %% ../nbs/00_config.ipynb #4daef220
-PROFILES = ("smoke", "quick", "paper", "auto")
-
-def profile_name(name: str, device: str | torch.device | None = None) -> str:
-    "Resolve `auto` to `paper` on CUDA and `quick` elsewhere; reject unknown names."
-    if name not in PROFILES: raise ValueError(f"unknown profile {name!r}; allowed: {', '.join(PROFILES)}")
-    if name != "auto": return name
-    dev = torch.device(device) if device is not None else get_device()
-    return "paper" if dev.type == "cuda" else "quick"
-
-def resolve_profile(name: str, table: dict, device=None) -> dict:
-    "A copy of `table[name]` (after resolving `auto`), with its resolved name under `profile`."
-    n = profile_name(name, device)
-    if n not in table: raise ValueError(f"profile {n!r} not defined here; allowed: {', '.join(table)}")
-    return {**table[n], "profile": n}
+__all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything', 'Profile',
+           'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
+           'git_commit', 'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir',
+           'git_state', 'provenance', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #c3656ed1
 def _allowed(xs) -> str:
@@ -51,6 +38,51 @@ def seed_everything(seed: int, deterministic: bool = True) -> dict:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return {"seed": seed, "deterministic": deterministic}
+
+# %% ../nbs/00_config.ipynb #4daef220
+PROFILES = {
+    "smoke": {  # seconds, for tests
+        "train": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
+                      sample_every=1, n_sample=16, num_threads=1),
+        "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, val_every_s=None, patience=1,
+                         lr=1e-3, weight_decay=1e-4, n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
+        "evaluate": dict(n_eval=500, max_eval_real=500)},
+    "quick": {  # a 2-core CPU: 15 min per GAN; ~90 s per classifier at 32 px (5 models x 5 arms ~40 min)
+        "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
+                      sample_every=2, n_sample=64),
+        "classify": dict(size=32, batch_size=32, max_epochs=30, max_steps=None, budget_s=90, val_every_s=30, patience=3,
+                         lr=1e-3, weight_decay=1e-4, n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
+        "evaluate": dict(n_eval=500, max_eval_real=500)},
+    "paper": {  # a GPU: the paper's epochs; classifiers on full 64 px crops, epoch-bound with early stopping
+        "train": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
+                      sample_every=50, n_sample=64),
+        "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, val_every_s=None, patience=10,
+                         lr=1e-3, weight_decay=1e-4, n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
+        "evaluate": dict(n_eval=500, max_eval_real=500)},
+}
+PROFILE_NAMES = (*PROFILES, "auto")
+PROFILE_PARTS = ("train", "classify", "evaluate")
+
+@dataclass(frozen=True)
+class Profile:
+    "A resolved profile: its name (never `auto`) and its frozen train / classify / evaluate settings."
+    name: str
+    train: Mapping
+    classify: Mapping
+    evaluate: Mapping
+    def to_dict(self) -> dict: return {"name": self.name, **{k: dict(getattr(self, k)) for k in PROFILE_PARTS}}
+
+def resolve_profile(name, device=None) -> Profile:
+    "The one place a profile name becomes settings: `auto` is `paper` on CUDA, `quick` elsewhere. A `Profile` (or its `to_dict()`, as papermill passes it) is returned as is, never resolved again."
+    if isinstance(name, Profile): return name
+    if isinstance(name, Mapping):
+        if set(name) != {"name", *PROFILE_PARTS}: raise ValueError(f"profile: a resolved profile has the keys name, {_allowed(PROFILE_PARTS)}; got {_allowed(name)}")
+        return Profile(name["name"], *(MappingProxyType(dict(name[k])) for k in PROFILE_PARTS))
+    if name not in PROFILE_NAMES: raise ValueError(f"unknown profile {name!r}; allowed: {_allowed(PROFILE_NAMES)}")
+    if name == "auto":
+        dev = torch.device(device) if device is not None else get_device()
+        name = "paper" if dev.type == "cuda" else "quick"
+    return Profile(name, *(MappingProxyType(dict(PROFILES[name][k])) for k in PROFILE_PARTS))
 
 # %% ../nbs/00_config.ipynb #69c29520
 def sha256_file(path, chunk: int = 1 << 20) -> str:
@@ -78,6 +110,8 @@ def _json_default(o):
     if isinstance(o, (np.floating,)): return float(o)
     if isinstance(o, np.ndarray): return o.tolist()
     if isinstance(o, (Path, torch.device, torch.dtype)): return str(o)
+    if isinstance(o, Profile): return o.to_dict()
+    if isinstance(o, Mapping): return dict(o)  # a frozen config (MappingProxyType, RunConfig)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 def save_json(obj, path) -> Path:

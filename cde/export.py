@@ -12,7 +12,7 @@ from .data import CropSet, get_domain, save_crops, split_unit
 
 # %% auto #0
 __all__ = ['HUB_LICENCES', 'LOAD_SECTION', 'source_licences', 'inherited_terms', 'datacard_markdown', 'hub_licence',
-           'size_category', 'hub_front_matter', 'image_metadata', 'export_dataset', 'cli_export']
+           'size_category', 'hub_front_matter', 'image_metadata', 'export_dataset']
 
 # %% ../nbs/08_export.ipynb #bce4ac06
 def source_licences(cfg: dict) -> list:
@@ -115,7 +115,7 @@ def hub_front_matter(card: dict) -> str:
 # %% ../nbs/08_export.ipynb #aebc23c6
 def image_metadata(run_dir, cs: CropSet, files: list, seed: int) -> list:
     "One `metadata.jsonl` row per exported image: its file, class, generation seed and index, the run's discriminator score (per-class runs: that class's D; higher = more real-looking to D) and the RMS pixel distance (0–1 intensity units) to, and source of, its nearest training crop."
-    from cde.train import discriminator_scores, load_run_data
+    from cde.run import discriminator_scores, load_run_data
     from cde.metrics import nearest_neighbours, _pixels
     train_cs = load_run_data(run_dir, "train")
     idx, dist = nearest_neighbours(_pixels(list(cs.images)), _pixels(list(train_cs.images)))
@@ -151,7 +151,7 @@ unchanged with `huggingface_hub.upload_folder(repo_id=..., repo_type="dataset", 
 def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None = None) -> Path:
     "Write `n` synthetic crops of a run as `out/<class>/*.png` with `metadata.jsonl`, the dataset card `README.md` (Hugging Face Hub front matter) and `datacard.json` (provenance and checksums)."
     import hashlib, cde
-    from cde.train import generate
+    from cde.run import generate
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
     cfg, data = load_json(run_dir/"config.json"), load_json(run_dir/"data.json")
@@ -177,19 +177,3 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
     save_json(card, out/"datacard.json")
     (out/"README.md").write_text(hub_front_matter(card) + "\n" + datacard_markdown(card) + LOAD_SECTION.format(classes=", ".join(cs.classes)))
     return out
-
-def cli_export(argv: list[str]) -> int:
-    "`cde export RUN_DIR --n N --out DIR [--seed S] [--class C]`."
-    p = argparse.ArgumentParser(prog="cde export", description="Write a shareable synthetic dataset (class folders, metadata.jsonl, "
-                                "dataset card README.md) that `datasets.load_dataset('imagefolder', data_dir=OUT)` loads.")
-    p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of synthetic images")
-    p.add_argument("--out", required=True, help="output folder (new or empty)")
-    p.add_argument("--seed", type=int, default=0); p.add_argument("--class", dest="class_name")
-    a = p.parse_args(argv)
-    try:
-        if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
-        if not (Path(a.run_dir)/"config.json").exists(): raise FileNotFoundError(f"{a.run_dir} is not a CDE run directory (no config.json)")
-        out = export_dataset(a.run_dir, a.n, a.out, a.seed, a.class_name)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
-        print(f"cde export: error: {e}", file=sys.stderr); return 2
-    print(f"wrote {a.n} images, metadata.jsonl and the dataset card README.md to {out}"); return 0

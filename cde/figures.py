@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
-from .config import load_json, save_json, portable_path, git_state, provenance
+from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance
 from .data import CropSet, to_tensor, split_unit, DownloadError
 
 # %% auto #0
@@ -21,7 +21,7 @@ __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPE
            'plot_losses', 'scoring', 'rank_within_class', 'judged', 'plot_real_fake', 'source_units', 'fid_row',
            'fid_notes', 'write_table', 'commit_text', 'preview', 'captions_markdown', 'run_domain_notebook',
            'domain_done', 'run_domains', 'assemble', 'reproduce_request', 'reproduce_dir', 'download_missing',
-           'reproduce', 'cli_reproduce']
+           'reproduce']
 
 # %% ../nbs/07_figures.ipynb #c87b189e
 PAPER_FID = {"blood": 115.0, "colon": 123.0, "nuclei": 264.0}  # the paper's Results section
@@ -37,7 +37,7 @@ def paper_fid(domain: str) -> str:
 # %% ../nbs/07_figures.ipynb #2dc3f60a
 def loss_frame(runs: dict) -> pd.DataFrame:
     "Per-epoch G and D losses of several runs (`{domain: run_dir}`) in long form: domain, unit, epoch, net, loss."
-    from cde.train import read_losses
+    from cde.run import read_losses
     parts = []
     for dom, rd in runs.items():
         df = read_losses(rd)
@@ -65,10 +65,10 @@ def plot_losses(runs: dict, caption: str = "", path=None) -> plt.Figure:
 
 # %% ../nbs/07_figures.ipynb #982693a4
 def scoring(run_dir) -> dict:
-    "Which generator draws a run's samples for Figures 2–4 (`cde.train.generate`: EMA when the run keeps one) and which discriminator scores them, with a caption `text`."
-    from cde.train import _has_ema
+    "Which generator draws a run's samples for Figures 2–4 (`cde.run.generate`: EMA when the run keeps one) and which discriminator scores them, with a caption `text`."
+    from cde.run import has_ema
     cfg = load_json(Path(run_dir)/"config.json")
-    strat, ema = cfg["effective_strategy"], _has_ema(cfg)
+    strat, ema = cfg["effective_strategy"], has_ema(cfg)
     gen = "EMA generator" if ema else "raw generator (the run keeps no EMA)"
     text = {"per_class": f"samples of each class's {gen}, scored by the final discriminator of that class's GAN "
                          "(one discriminator per class: their logits are not on one scale)",
@@ -86,7 +86,7 @@ def rank_within_class(labels, scores) -> np.ndarray:
 # %% ../nbs/07_figures.ipynb #e68d6b9f
 def judged(run_dir, n: int = 256, seed: int = 0) -> tuple[CropSet, np.ndarray]:
     "`n` generated crops of a run and their discriminator scores, by class and within a class from the highest score to the lowest; `meta['scoring']` names the generator and discriminator (`scoring`)."
-    from cde.train import generate, discriminator_scores
+    from cde.run import generate, discriminator_scores
     fake = generate(run_dir, n, seed=seed)
     s = np.asarray(discriminator_scores(run_dir, fake.images, fake.labels), dtype=float)
     order = rank_within_class(fake.labels, s)
@@ -153,7 +153,7 @@ def _units(n: int, kind: str) -> str: return f"{n} {kind}{'' if n == 1 else 's'}
 
 # %% ../nbs/07_figures.ipynb #855af5d8
 def fid_row(domain: str, metrics: dict, data: dict | None = None) -> dict:
-    "One FID-table row from a run's `metrics.json` content (see `cde.metrics.evaluate_run`) and, for the held-out part's independent sources, its `data.json`."
+    "One FID-table row from a run's `metrics.json` content (see `cde.evaluate.evaluate_run`) and, for the held-out part's independent sources, its `data.json`."
     f, fl, kd, mem = metrics["fid"], metrics.get("floor", {}), metrics.get("kid", {}), metrics.get("memorization") or {}
     iv, off = f.get("interval") or {}, mem.get("informative") is False
     n_src, kind = source_units(data["sources"]["test"]) if data else (None, None)
@@ -247,7 +247,7 @@ def domain_done(d) -> bool:
     "True when a `run_domain` output folder finished: its `summary.json` is the last file the notebook writes."
     return (Path(d)/"summary.json").exists()
 
-def run_domains(domains, data_root, out, profile: str = "quick", seed: int = 0, jobs: int = 1, **params) -> dict:
+def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: int = 1, **params) -> dict:
     "Run `run_domain.ipynb` with papermill for each domain (data in `data_root/<domain>/dev`), `jobs` at a time; `{domain: out_dir}`. A domain whose folder finished earlier is not run again; an unfinished one resumes (the notebook picks up its GAN checkpoint, metrics and classifiers)."
     import subprocess, time, yaml
     out, res, procs = Path(out), {}, {}
@@ -259,7 +259,7 @@ def run_domains(domains, data_root, out, profile: str = "quick", seed: int = 0, 
     def start(dom):
         d = out/dom; again = d.exists() and any(d.iterdir()); d.mkdir(parents=True, exist_ok=True)
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
-        p = {"dataset": dom, "data_dir": str(data_dir.resolve()), "profile": profile, "seed": seed,
+        p = {"dataset": dom, "data_dir": str(data_dir.resolve()), "profile": profile.to_dict(), "seed": seed,  # resolved: the notebook uses it as is
              "out_dir": str(d.resolve()), **params}
         (d/"params.yaml").write_text(yaml.safe_dump(p))
         log = open(d/"run.log", "a")
@@ -284,7 +284,7 @@ def run_domains(domains, data_root, out, profile: str = "quick", seed: int = 0, 
 # %% ../nbs/07_figures.ipynb #b4ab5537
 def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judge: int = 256, seed: int = 0) -> dict:
     "Figures 1–4, the FID table and Table 1 from finished `run_domain` output folders, written into `figures_dir`."
-    from cde.train import load_run_data
+    from cde.run import load_run_data
     fd = Path(figures_dir); fd.mkdir(parents=True, exist_ok=True)
     runs = {dom: Path(d)/"gan" for dom, d in domain_dirs.items()}
     written = {"figure1": plot_losses(runs, caption, fd/"figure1_losses.png") and fd/"figure1_losses.png"}
@@ -307,10 +307,9 @@ def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judg
 
 
 # %% ../nbs/07_figures.ipynb #6c6bcb18
-def reproduce_request(data_root, profile: str = "quick", seed: int = 0, domains=PAPER_DOMAINS, **params) -> dict:
-    "What identifies a reproduction: the resolved profile, seed, domains, data root and parameters. A rerun asking the same resumes it."
-    from cde.config import profile_name
-    return {"profile": profile_name(profile), "seed": int(seed), "domains": list(domains),
+def reproduce_request(data_root, profile: Profile, seed: int = 0, domains=PAPER_DOMAINS, **params) -> dict:
+    "What identifies a reproduction: the resolved profile's name, seed, domains, data root and parameters. A rerun asking the same resumes it."
+    return {"profile": profile.name, "seed": int(seed), "domains": list(domains),
             "data_root": str(Path(data_root).resolve()), "params": dict(params)}
 
 def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
@@ -359,11 +358,14 @@ def reproduce(data_root, out="runs/reproduce", figures_dir=None, profile: str = 
                                     f"class trees (DATA_ROOT/<domain>/dev/<class>/*.png, with DATA_ROOT/<domain>/meta.csv naming each crop's "
                                     f"source_image) for {', '.join(domains)}")
     if jobs > 1: params.setdefault("threads", 1)  # several domains at once: one torch thread each
-    request = reproduce_request(data_root, profile, seed, domains, **params)
+    prof = resolve_profile(profile)  # the one resolution of this reproduction; everything below gets the object
+    for k, v in prof.evaluate.items():
+        if params.get(k) is None: params[k] = v
+    request = reproduce_request(data_root, prof, seed, domains, **params)
     run, resumed = reproduce_dir(out, request, resume)
     print(f"{'resuming' if resumed else 'new run'}: {run}", flush=True)
     t0, resolved, git = time.time(), request["profile"], git_state()  # the code as it is when the run starts
-    dirs = run_domains(domains, data_root, run, profile, seed, jobs, **params)
+    dirs = run_domains(domains, data_root, run, prof, seed, jobs, **params)
     timings = {dom: load_json(Path(d)/"summary.json")["timings"] for dom, d in dirs.items()}
     caption = (f"profile {resolved}, seed {seed}, data {portable_path(data_root)}/<domain>/dev, {commit_text(git)}"
                + (f", {jobs} domains at a time" if jobs > 1 else ""))
@@ -377,39 +379,4 @@ def reproduce(data_root, out="runs/reproduce", figures_dir=None, profile: str = 
     save_json(rec, fd/"reproduce.json"); written["reproduce"] = fd/"reproduce.json"
     save_json(rec, run/"reproduce.json")  # the run folder's record that it finished (beside its figures or not)
     return written
-
-
-# %% ../nbs/07_figures.ipynb #64cef9dc
-def cli_reproduce(argv: list) -> int:
-    "`cde reproduce --data-root DIR [--profile quick] [--out runs/reproduce] [--figures DIR] [--resume DIR | --new] [--download]`."
-    import argparse
-    p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1. "
-                                "Each run gets a new numbered folder under --out; running the same command again resumes the newest unfinished one.")
-    p.add_argument("--data-root", required=True, help="folder holding nuclei/, blood/, colon/ (each with dev/<class>/*.png)")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper", "auto"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/reproduce", help="parent of the numbered run folders (default runs/reproduce)")
-    p.add_argument("--figures", default=None, metavar="DIR", help="where the figures and tables go (default: the run folder's figures/; "
-                   "`--figures figures` updates the repository's committed figures)")
-    p.add_argument("--resume", default=None, metavar="DIR", help="continue this run folder (default: the newest unfinished one made with the same arguments)")
-    p.add_argument("--new", action="store_true", help="always start a new run folder")
-    p.add_argument("--download", action="store_true", help="first fetch what `cde download` can into DATA_ROOT/<domain> (needs internet)")
-    p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
-    p.add_argument("--n-eval", type=int, default=500, help="synthetic images per domain for the metrics")
-    p.add_argument("--max-eval-real", type=int, default=500, help="cap on real held-out crops embedded for the metrics (the audit searches every training crop)")
-    p.add_argument("--jobs", type=int, default=3, help="domains run at once (each with one torch thread when > 1)")
-    a = p.parse_args(argv)
-    doms = [d for d in a.domains.split(",") if d]
-    bad = [d for d in doms if d not in PAPER_DOMAINS]
-    if bad: p.error(f"--domains: unknown {bad}; allowed: {', '.join(PAPER_DOMAINS)}")
-    if a.jobs < 1: p.error("--jobs: must be ≥ 1")
-    if a.new and a.resume: p.error("--new and --resume exclude each other")
-    try:
-        if a.download: download_missing(a.data_root, doms)
-        written = reproduce(a.data_root, a.out, a.figures, a.profile, a.seed, doms, a.jobs, resume="new" if a.new else a.resume or "auto",
-                            n_eval=a.n_eval, max_eval_real=a.max_eval_real, gan_minutes=None)
-    except (FileNotFoundError, ValueError) as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 2
-    except DownloadError as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 1
-    for k, v in written.items(): print(k, v)
-    return 0
 

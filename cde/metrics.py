@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_metrics.ipynb #4057c347
 from __future__ import annotations
-import argparse, contextlib, csv, hashlib, importlib.util, io, json, os, sys, tempfile, time, warnings
+import contextlib, csv, hashlib, importlib.util, io, json, os, sys, tempfile, time, warnings
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
@@ -19,8 +19,7 @@ __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE
            'image_keys', 'images_digest', 'clean_resize', 'inception_features', 'cleanfid_folder_features',
            'fid_from_features', 'kid_from_features', 'bootstrap_fid', 'compute_prdc', 'features_of', 'compute_fid',
            'compute_kid', 'matched_sets', 'real_floor', 'per_class_fid', 'nearest_neighbours', 'memorization_audit',
-           'audit_summary', 'write_audit_csv', 'audit_grid', 'audit_verdict', 'load_real', 'evaluate_run',
-           'format_table', 'cli_fid', 'cli_evaluate']
+           'audit_summary', 'write_audit_csv', 'audit_grid', 'audit_verdict']
 
 # %% ../nbs/05_metrics.ipynb #f0b42c5d
 INCEPTION_FILE = "inception-2015-12-05.pt"
@@ -482,160 +481,3 @@ def audit_verdict(precision: float, min_precision: float = 0.05) -> dict:
            f"PRDC precision {precision:.3f} < {min_precision}: the synthetic crops lie off the real manifold, so none is "
            "near any real crop and the flagged fraction says nothing about copying")
     return {"informative": ok, "reason": why, "precision": float(precision), "min_precision": min_precision}
-
-# %% ../nbs/05_metrics.ipynb #c3fae12b
-def _run_cfg(run_dir) -> dict:
-    p = Path(run_dir)/"config.json"
-    return load_json(p) if p.exists() else {}
-
-def load_real(path, channels: int | None = None, size: int | None = None, progress: bool = False) -> CropSet:
-    "A real set from a folder: a `root/<class>/` tree keeps its labels; a flat folder is one class."
-    root = Path(path)
-    if not root.is_dir(): raise FileNotFoundError(f"--real {root} is not a folder")
-    has_classes = any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir())
-    if has_classes and channels and size:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return read_folder(root, channels, size, progress)[0]
-    imgs = load_images(root, "real", progress)
-    if size: imgs = [resize_square(a, size) for a in imgs]
-    arr = np.stack(imgs) if len({a.shape for a in imgs}) == 1 else None
-    if arr is None: raise ValueError(f"set real: images under {root} differ in size; pass a run (its size) or resize them")
-    if channels == 1: arr = arr[..., :1]
-    return CropSet(arr, np.zeros(len(arr), np.int64), ["all"], [f"file{i}" for i in range(len(arr))], "folder", {"data_dir": portable_path(root)})
-
-def evaluate_run(run_dir, real=None, n: int = 2000, seed: int = 0, n_boot: int = 100, k: int = 5,
-                 batch_size: int = 32, progress: bool = True, device=None, weights=None,
-                 generate=None, load_run_data=None, write: bool = True) -> dict:
-    "FID (+ interval by source image, floor at the same n), KID, PRDC, per-class FID and memorization audit of a run; writes RUN_DIR/metrics.json."
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir(): raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    if n < 2: raise ValueError(f"--n must be at least 2, got {n}")
-    if generate is None or load_run_data is None:
-        import importlib; _train = importlib.import_module("cde.train")  # lazy: cde.train pulls in the GAN code
-        generate, load_run_data = generate or _train.generate, load_run_data or _train.load_run_data
-    cfg, t0 = _run_cfg(run_dir), time.time()
-    fake = generate(run_dir, n, seed)
-    if real is None: real_cs, real_desc = load_run_data(run_dir, "test"), "run's held-out 'test' part"
-    elif isinstance(real, CropSet): real_cs, real_desc = real, "given CropSet"
-    else: real_cs, real_desc = load_real(real, fake.channels, fake.size, progress), portable_path(real)
-    if real_cs.size != fake.size:  # compare at the generator's resolution (channels meet at RGB anyway)
-        real_cs = CropSet(np.stack([resize_square(a, fake.size) for a in real_cs.images]), real_cs.labels,
-                          real_cs.classes, real_cs.sources, real_cs.domain, real_cs.meta)
-    try: train_cs, train_note = load_run_data(run_dir, "train"), None
-    except Exception as e: train_cs, train_note = None, f"no training data for the audit: {type(e).__name__}: {e}"
-    kw = dict(batch_size=batch_size, progress=progress, device=device, weights=weights)
-    ff = inception_features(fake, name="synthetic", **kw)
-    fr = inception_features(real_cs, name="real", **kw)
-    net = load_inception(weights, device)
-    s = matched_sets(real_cs, len(ff), seed)  # the FID's real reference and n, shared with the floor
-    keep = np.arange(len(ff)) if s["n"] == len(ff) else np.sort(np.random.default_rng(seed).choice(len(ff), s["n"], replace=False))
-    ref_cs, fake_e, fr_e, ff_e = real_cs.subset(s["ref"]), fake.subset(keep), fr[s["ref"]], ff[keep]
-    res = {"run_dir": portable_path(run_dir), "mode": "clean", "features": "Inception-v3 pool3 (2048-d)",
-           "weights": {k_: v for k_, v in net.info.items() if k_ != "path"}, "seed": seed,
-           "n_synthetic": len(fake), "n_real": len(real_cs), "real": real_desc, "domain": cfg.get("dataset", fake.domain),
-           "n_note": s["note"], "fid": {"fid": fid_from_features(fr_e, ff_e), "n_real": len(fr_e), "n_synthetic": len(ff_e)}}
-    if n_boot:
-        unit = "crop" if len(set(ref_cs.sources)) == len(ref_cs) else split_unit(ref_cs.sources)["unit"]  # one crop per source: crops
-        res["fid"]["interval"] = bootstrap_fid(fr_e, ff_e, n_boot, seed, progress=progress, groups=ref_cs.sources, unit=unit)
-    res["floor"] = real_floor(real_cs, fr, len(ff), seed, sets=s)
-    res["kid"] = kid_from_features(fr_e, ff_e, seed=seed)
-    res["prdc"] = compute_prdc(fr_e, ff_e, k)
-    if len(fake.classes) > 1: res["per_class_fid"] = per_class_fid(ref_cs, fake_e, fr_e, ff_e)
-    if train_cs is not None:
-        ft = inception_features(train_cs, name="train", **kw)
-        au = memorization_audit(fake, train_cs, real_cs, ff, ft, fr)
-        res["memorization"] = {**audit_summary(au), **audit_verdict(res["prdc"]["precision"]), "holdout": real_desc}
-        if write:
-            write_audit_csv(au, run_dir/"memorization.csv")
-            audit_grid(fake, train_cs, au, path=run_dir/"memorization_pairs.png")
-    else: res["memorization"] = {"skipped": train_note}
-    res["seconds"] = round(time.time() - t0, 1)
-    if write: save_json(res, run_dir/"metrics.json")
-    return res
-
-def format_table(res: dict) -> str:
-    "A plain-text table of an evaluation result: sample sizes, interval levels and units, the floor's n, the audit's verdict."
-    f, fl, kd, rows = res["fid"], res["floor"], res["kid"], []
-    iv = f.get("interval")
-    rows.append(("FID (clean)", f"{f['fid']:.2f}" + (f" [{iv['low']:.2f}, {iv['high']:.2f}]" if iv else ""),
-                 f"real {f['n_real']} / synthetic {f['n_synthetic']}" + (f"; {100 * iv['level']:g} % interval, resampled by "
-                 f"{iv['unit']} ({iv['n_groups']})" if iv else "")))
-    rows.append(("FID floor real-vs-real", f"{fl['fid']:.2f}", f"real {fl['n_b']} / real {fl['n_a']} in the synthetic's place ({fl['split']})"))
-    rows.append(("KID", f"{kd['kid']:.4f} [{kd['interval'][0]:.4f}, {kd['interval'][1]:.4f}]",
-                 f"{100 * kd['level']:g} % range of {kd['num_subsets']} subsets of {kd['subset_size']} (of {kd['n_a']} / {kd['n_b']})"))
-    for m in ("precision", "recall", "density", "coverage"):
-        rows.append((m, f"{res['prdc'][m]:.3f}", f"k={res['prdc']['k']}, real {res['prdc']['n_real']} / synthetic {res['prdc']['n_fake']}"))
-    for c, v in res.get("per_class_fid", {}).items():
-        rows.append((f"FID class {c}", "n/a" if v.get("fid") is None else f"{v['fid']:.2f}",
-                     v.get("reason", f"real {v['n_real']} / synthetic {v['n_fake']}")))
-    m = res["memorization"]
-    if "skipped" in m: rows.append(("memorization audit", "skipped", m["skipped"]))
-    elif m.get("informative") is False: rows.append(("memorization audit", "uninformative", m["reason"]))
-    else:
-        for s in ("feature", "pixel"):
-            if m.get(s): rows.append((f"flagged too close ({s})", f"{m[s]['flagged_fraction']:.1%}",
-                                      f"expected ~{m['expected_fraction']:.0%}; synthetic {m['n_synthetic']} vs train {m['n_train']}"))
-    if "n_exact_copies" in m: rows.append(("exact training copies", str(m["n_exact_copies"]), f"of {m['n_synthetic']}"))
-    w = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
-    return "\n".join(f"{a:<{w[0]}}  {b:<{w[1]}}  {c}" for a, b, c in rows) + (f"\nn: {res['n_note']}" if res.get("n_note") else "")
-
-# %% ../nbs/05_metrics.ipynb #a4c9bf26
-def _common_args(p: argparse.ArgumentParser):
-    p.add_argument("--batch-size", type=int, default=32, help="images per Inception batch (default 32)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if available, else CPU), cpu, cuda, cuda:N")
-    p.add_argument("--weights", default=None, help="Inception TorchScript file (default: resolved offline, see docs)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-def _device_arg(p, a):
-    if a.batch_size < 1: p.error(f"--batch-size must be >= 1, got {a.batch_size}")
-    if a.device == "auto": return str(get_device("auto", mps=False))
-    try: d = torch.device(a.device)
-    except RuntimeError: p.error(f"--device {a.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N")
-    if d.type == "cuda" and not torch.cuda.is_available(): p.error("--device cuda requested but CUDA is not available")
-    return str(d)
-
-def cli_fid(argv: list[str]) -> int:
-    "`cde fid DIR_A DIR_B [--json]`: FID (and KID) between two image folders, clean-fid 'clean' mode."
-    p = argparse.ArgumentParser(prog="cde fid", description="FID / KID between two image folders (searched recursively)")
-    p.add_argument("dir_a"); p.add_argument("dir_b")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--no-cache", action="store_true", help="recompute features even when cached")
-    _common_args(p)
-    a = p.parse_args(argv); dev = _device_arg(p, a)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            r = compute_fid(a.dir_a, a.dir_b, names=(a.dir_a, a.dir_b), kid=True, batch_size=a.batch_size,
-                            progress=not a.no_progress, device=dev, weights=a.weights, cache=not a.no_cache)
-    except (FileNotFoundError, ValueError, TypeError) as e:
-        print(f"cde fid: error: {e}", file=sys.stderr); return 2
-    if a.json: print(json.dumps({"fid": r["fid"], "n_a": r["n_a"], "n_b": r["n_b"], "mode": r["mode"], "kid": r["kid"]["kid"],
-                                 "kid_std": r["kid"]["kid_std"], "kid_interval": r["kid"]["interval"], "kid_subset_size": r["kid"]["subset_size"],
-                                 "dir_a": a.dir_a, "dir_b": a.dir_b, "weights_sha256": r["weights_sha256"]}))
-    else: print(f"FID {r['fid']:.3f}  KID {r['kid']['kid']:.4f}  (clean mode; n_a={r['n_a']}, n_b={r['n_b']})  {a.dir_a} vs {a.dir_b}")
-    return 0
-
-def cli_evaluate(argv: list[str]) -> int:
-    "`cde evaluate RUN_DIR [--real PATH] [--n 2000]`: all metrics of a run; prints a table, writes metrics.json."
-    p = argparse.ArgumentParser(prog="cde evaluate", description="FID (+ interval, floor), KID, PRDC and memorization audit of a run")
-    p.add_argument("run_dir")
-    p.add_argument("--real", default=None, help="real image folder (default: the run's held-out 'test' part)")
-    p.add_argument("--n", type=int, default=2000, help="synthetic images to draw from the EMA generator (default 2000; the FID and its floor use "
-                   "fewer when the real set cannot supply as many floor stand-ins besides the reference: see n_note)")
-    p.add_argument("--seed", type=int, default=0, help="sampling / bootstrap seed (default 0)")
-    p.add_argument("--bootstrap", type=int, default=100, help="bootstrap resamples for the FID interval (0: none; default 100)")
-    p.add_argument("--k", type=int, default=5, help="nearest neighbours for PRDC (default 5)")
-    _common_args(p)
-    a = p.parse_args(argv); dev = _device_arg(p, a)
-    if a.n < 2: p.error(f"--n must be >= 2, got {a.n}")
-    if a.bootstrap < 0: p.error(f"--bootstrap must be >= 0, got {a.bootstrap}")
-    if a.k < 1: p.error(f"--k must be >= 1, got {a.k}")
-    if not Path(a.run_dir).is_dir(): p.error(f"RUN_DIR {a.run_dir} does not exist")
-    if a.real is not None and not Path(a.real).is_dir(): p.error(f"--real {a.real} is not a folder")
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            r = evaluate_run(a.run_dir, a.real, a.n, a.seed, a.bootstrap, a.k, a.batch_size, not a.no_progress, dev, a.weights)
-    except (FileNotFoundError, ValueError, TypeError) as e:
-        print(f"cde evaluate: error: {e}", file=sys.stderr); return 2
-    print(format_table(r)); print(f"wrote {Path(a.run_dir)/'metrics.json'}")
-    return 0

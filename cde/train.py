@@ -4,188 +4,22 @@
 
 # %% ../nbs/04_train.ipynb #41307faf
 from __future__ import annotations
-import argparse, contextlib, copy, csv, hashlib, io, json, math, os, sys, time, warnings
+import contextlib, copy, csv, hashlib, io, json, math, os, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from .config import (_allowed, resolve_profile, get_device, seed_everything, sha256_file, atomic_write_bytes, save_json,
-                        load_json, environment_info, make_run_dir)
-from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8, save_crops
-from .models import (MODELS, LOSSES, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe, get_loss, d_loss_fn,
-                        g_loss_fn, grad_penalty, lazy_weight, ema_update, ema_beta, ada_signs)
-from .augment import diff_augment_p, default_policy, check_policy, ada_update
+from .config import _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
+from .data import CropSet, to_tensor
+from .models import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
+from .augment import diff_augment_p, default_policy, ada_update
+from collections.abc import Mapping
+from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, CheckpointError, resolve_config, resolve_saved, run_data, run_units, unit_classes, check_batch, tracker_config, derive_seed, _gen, epoch_order,
+                     write_losses, _loss_row, sample_latents, grid_image, save_grid, save_unit, _snapshot_rows, has_ema)
 
 # %% auto #0
-__all__ = ['RUN_DEFAULTS', 'TRAIN_PROFILES', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'PRECISIONS', 'CONFIG_KEYS',
-           'RUN_DERIVED_KEYS', 'NUMERIC_KEYS', 'PARTS', 'LOSS_COLUMNS', 'check_trackers', 'tracker_config',
-           'resolve_config', 'saved_user', 'resolve_saved', 'load_config_file', 'run_data', 'run_units', 'unit_classes',
-           'check_batch', 'split_budget', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints',
-           'latest_checkpoint', 'prune_checkpoints', 'derive_seed', 'epoch_order', 'write_losses', 'read_losses',
-           'sample_latents', 'grid_image', 'save_grid', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision',
-           'd_logits', 'd_step', 'g_step', 'snapshot_due', 'list_snapshots', 'load_unit_weights', 'train',
-           'load_generator', 'load_discriminator', 'split_counts', 'snapshot_path', 'generate', 'discriminator_scores',
-           'load_run_data', 'train_parser', 'cli_train', 'cli_generate']
-
-# %% ../nbs/04_train.ipynb #a9b1b1a1
-def check_trackers(log_with) -> list:
-    "The experiment trackers `log_with` names (None, a name, a comma-separated string or a list): each one Accelerate supports and installed here, else a ValueError naming the key."
-    from accelerate.tracking import LOGGER_TYPE_TO_CLASS, get_available_trackers
-    if not log_with: return []
-    names = [s.strip() for s in log_with.split(",")] if isinstance(log_with, str) else list(log_with)
-    names = [n for n in dict.fromkeys(names) if n]
-    bad = [n for n in names if n not in LOGGER_TYPE_TO_CLASS]
-    if bad: raise ValueError(f"log_with: unknown {', '.join(bad)}; allowed: {', '.join(LOGGER_TYPE_TO_CLASS)}")
-    have = {str(t) for t in get_available_trackers()}
-    missing = [n for n in names if n not in have]
-    if missing: raise ValueError(f"log_with: {', '.join(missing)} not installed here (pip install {' '.join(missing)})")
-    return names
-
-def tracker_config(cfg: dict) -> dict:
-    "A run config as tracker hyperparameters: scalars as they are, lists and dicts as JSON text, None left out."
-    return {k: v if isinstance(v, (bool, int, float, str)) else json.dumps(v, sort_keys=True, default=str)
-            for k, v in cfg.items() if v is not None}
-
-
-# %% ../nbs/04_train.ipynb #f8f57ba5
-RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
-                    strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
-                    deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
-                    budget_split="equal", snapshots=0, precision=None, log_with=None)
-TRAIN_PROFILES = {
-    "smoke": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
-                  sample_every=1, n_sample=16, num_threads=1),
-    "quick": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
-                  sample_every=2, n_sample=64),
-    "paper": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
-                  sample_every=50, n_sample=64),
-}
-MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_models, quality study)
-STRATEGIES = ("per_class", "conditional")
-BUDGET_SPLITS = ("equal", "by_size")
-PRECISIONS = ("no", "fp16", "bf16")  # `precision`; None = Accelerate's own config
-CONFIG_KEYS = sorted(set(RUN_DEFAULTS) | set(RECIPE_DEFAULTS) | {k for p in TRAIN_PROFILES.values() for k in p}
-                     | {k for m in MODELS.values() for k in m})
-
-
-def resolve_config(user: dict) -> dict:
-    "Merge run defaults, model, profile and `user` settings into one checked config (data checks come later)."
-    unknown = sorted(set(user) - set(CONFIG_KEYS))
-    if unknown: raise ValueError(f"unknown config key(s) {', '.join(map(repr, unknown))}; allowed keys: {_allowed(CONFIG_KEYS)}")
-    model = user.get("model", RUN_DEFAULTS["model"])
-    if model not in MODELS: raise ValueError(f"model: unknown {model!r}; allowed: {_allowed(MODELS)}")
-    dev = get_device(user.get("device", RUN_DEFAULTS["device"]))
-    prof = resolve_profile(user.get("profile", RUN_DEFAULTS["profile"]), TRAIN_PROFILES, dev)
-    tuned = MODEL_PROFILE_TUNING.get((model, prof["profile"]), {})
-    cfg = {**RUN_DEFAULTS, **RECIPE_DEFAULTS, **MODELS[model], **prof, **tuned, **{k: v for k, v in user.items() if k != "profile"}}
-    cfg["profile"] = prof["profile"]
-    if cfg["strategy"] not in STRATEGIES: raise ValueError(f"strategy: unknown {cfg['strategy']!r}; allowed: {_allowed(STRATEGIES)}")
-    if cfg["size"] is not None and cfg["size"] not in RESOLUTIONS:
-        raise ValueError(f"size: resolution {cfg['size']} not supported; allowed: {_allowed(RESOLUTIONS)}")
-    if cfg["channels"] not in (None, 1, 3): raise ValueError(f"channels: {cfg['channels']} not supported; allowed: 1, 3")
-    if cfg["augment"] != "auto": check_policy(cfg["augment"])
-    check_recipe(cfg)
-    for k in ("batch_size", "epochs", "nz", "ngf", "ndf", "ckpt_every", "keep_checkpoints", "sample_every"):
-        if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 1: raise ValueError(f"{k}: must be an integer ≥ 1, got {cfg[k]!r}")
-    if not 0 <= cfg["ema"] < 1: raise ValueError(f"ema: must be in [0, 1) (0 = no EMA generator), got {cfg['ema']}")
-    if cfg["time_budget_s"] is not None and not cfg["time_budget_s"] > 0: raise ValueError(f"time_budget_s: must be > 0 or None, got {cfg['time_budget_s']}")
-    if cfg["max_per_class"] is not None and (not isinstance(cfg["max_per_class"], int) or cfg["max_per_class"] < 1):
-        raise ValueError(f"max_per_class: must be an integer ≥ 1 or None, got {cfg['max_per_class']!r}")
-    if not isinstance(cfg["cpu_bf16"], bool): raise ValueError(f"cpu_bf16: must be true or false, got {cfg['cpu_bf16']!r}")
-    if cfg["precision"] not in (None, *PRECISIONS):
-        raise ValueError(f"precision: unknown {cfg['precision']!r}; allowed: {_allowed(PRECISIONS)} (or null = Accelerate's config)")
-    cfg["log_with"] = check_trackers(cfg["log_with"]) or None
-    if cfg["budget_split"] not in BUDGET_SPLITS: raise ValueError(f"budget_split: unknown {cfg['budget_split']!r}; allowed: {_allowed(BUDGET_SPLITS)}")
-    if not isinstance(cfg["snapshots"], int) or isinstance(cfg["snapshots"], bool) or cfg["snapshots"] < 0:
-        raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
-    if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
-    return cfg
-
-# %% ../nbs/04_train.ipynb #915093be
-def saved_user(saved: dict) -> dict:
-    "The user settings of a run's saved `config.json`: its config keys (derived ones dropped), and, for an option the run predates, its value of that time."
-    legacy = {k: v for k, v in RECIPE_DEFAULTS.items() if k not in saved}
-    if "reg_every" not in saved: legacy["reg_every"] = 1  # before lazy penalties: R1 on every step
-    if "precision" not in saved: legacy["precision"] = "bf16" if saved.get("amp", True) else "no"  # bf16 was hard-coded on CUDA
-    return legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS}
-
-def resolve_saved(saved: dict) -> dict:
-    "Resolve a run's saved `config.json`: an option the run predates takes its value of that time, not today's default."
-    return resolve_config(saved_user(saved))
-
-# %% ../nbs/04_train.ipynb #b1c0f002
-RUN_DERIVED_KEYS = ("effective_strategy",)  # what `run_data` adds to the config a run saves
-NUMERIC_KEYS = sorted({k for d in (RUN_DEFAULTS, RECIPE_DEFAULTS, *TRAIN_PROFILES.values(), *MODELS.values())
-                       for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-
-def _parse_value(v: str):
-    "A `--set` value: JSON when it parses (numbers, true/false, null, lists), else the string itself."
-    try: return json.loads(v)
-    except json.JSONDecodeError: return v
-
-def load_config_file(path) -> dict:
-    "The user settings of a YAML / JSON config file, or of a previous run's `config.json` (derived keys dropped); unknown keys fail, named."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"--config: no such file {path}")
-    text = path.read_text()
-    try:
-        if path.suffix.lower() == ".json": d = json.loads(text)
-        else:
-            import yaml
-            d = yaml.safe_load(text)
-    except Exception as e: raise ValueError(f"--config: {path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") from None
-    if d is None: d = {}
-    if not isinstance(d, dict): raise ValueError(f"--config: {path} must hold a mapping of config keys, got {type(d).__name__}")
-    if any(k in d for k in RUN_DERIVED_KEYS): d = saved_user(d)  # a run's config.json, as is
-    unknown = sorted(set(d) - set(CONFIG_KEYS))
-    if unknown: raise ValueError(f"--config {path}: unknown config key(s) {', '.join(map(repr, unknown))}; allowed keys: {_allowed(CONFIG_KEYS)}")
-    return {k: _parse_value(v) if k in NUMERIC_KEYS and isinstance(v, str) else v for k, v in d.items()}
-
-# %% ../nbs/04_train.ipynb #4e631028
-PARTS = ("train", "val", "test")
-
-def _restrict(cs: CropSet, classes: list) -> CropSet:
-    "The crops of `classes` only, labels renumbered in that order."
-    keep = [cs.classes.index(c) for c in classes]
-    sub = cs.subset(np.isin(cs.labels, keep))
-    sub.labels = np.array([keep.index(l) for l in sub.labels], dtype=np.int64); sub.classes = list(classes)
-    return sub
-
-def run_data(cfg: dict, progress: bool = False) -> tuple[dict, dict]:
-    "Load the domain, fill in size/channels/classes, check them, and return (cfg, {'train','val','test'} CropSets)."
-    cfg = dict(cfg); d = get_domain(cfg["dataset"])
-    cfg["size"] = cfg["size"] or d.size
-    kw = {"curate": cfg["curate"]} if cfg["curate"] else {}
-    cs = load_domain(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, progress=progress, **kw)
-    cfg["channels"] = cs.channels
-    if cfg["classes"] is None: cfg["classes"] = list(cs.classes)
-    if isinstance(cfg["classes"], str): cfg["classes"] = [c for c in cfg["classes"].split(",") if c]
-    bad = [c for c in cfg["classes"] if c not in cs.classes]
-    if bad: raise ValueError(f"classes: {', '.join(map(repr, bad))} not in dataset {cfg['dataset']!r}; allowed: {_allowed(cs.classes)}")
-    parts = {k: _restrict(v, cfg["classes"]) for k, v in standard_split(cs, cfg["split_seed"]).items()}
-    if cfg["max_per_class"]:  # a seeded random subset of each class
-        rng, tr = np.random.default_rng(cfg["split_seed"]), parts["train"]
-        keep = [rng.permutation(np.flatnonzero(tr.labels == ci))[:cfg["max_per_class"]] for ci in range(len(tr.classes))]
-        parts["train"] = tr.subset(np.sort(np.concatenate(keep)))
-    cfg["effective_strategy"] = "single" if len(cfg["classes"]) == 1 else cfg["strategy"]
-    return cfg, parts
-
-def run_units(cfg: dict) -> list:
-    "The GANs of a run: [(name, class index or None)]."
-    if cfg["effective_strategy"] == "per_class": return [(c, i) for i, c in enumerate(cfg["classes"])]
-    return [("all", None)]
-
-def unit_classes(cfg: dict) -> int:
-    "Number of classes the unit networks are conditioned on (0 = unconditional)."
-    return len(cfg["classes"]) if cfg["effective_strategy"] == "conditional" else 0
-
-def check_batch(cfg: dict, train: CropSet, world: int = 1):
-    "Error when `batch_size` exceeds the training crops a unit has per process."
-    for name, ci in run_units(cfg):
-        n = len(train) if ci is None else int((train.labels == ci).sum())
-        if cfg["batch_size"] * world > n:
-            what = "the training set" if ci is None else f"class {name!r}"
-            raise ValueError(f"batch_size: {cfg['batch_size']} (× {world} processes) is larger than the {n} training crops of "
-                             f"{what}; allowed: 1..{max(n // world, 0)} (or add data / lower --set batch_size)")
+__all__ = ['split_budget', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
+           'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step', 'g_step', 'snapshot_due',
+           'train', 'train_loop']
 
 # %% ../nbs/04_train.ipynb #d0e87552
 def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list:
@@ -196,9 +30,6 @@ def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list
     raise ValueError(f"budget_split: unknown {how!r}; allowed: {_allowed(BUDGET_SPLITS)}")
 
 # %% ../nbs/04_train.ipynb #5a332385
-class CheckpointError(RuntimeError):
-    "A checkpoint that is missing its hash, fails it, or is not a weights-only file."
-
 def save_checkpoint(state: dict, path) -> Path:
     "Atomically write `state` with `torch.save` and then its `.sha256` sidecar."
     buf = io.BytesIO(); torch.save(state, buf); data = buf.getvalue()
@@ -230,52 +61,6 @@ def prune_checkpoints(run_dir, keep: int):
     "Delete all but the newest `keep` checkpoints (and their sidecars)."
     for p in list_checkpoints(run_dir)[:-keep]:
         for q in (p, Path(str(p) + ".sha256")): q.unlink(missing_ok=True)
-
-# %% ../nbs/04_train.ipynb #8235498f
-def derive_seed(*parts) -> int:
-    "A 63-bit seed derived from the run seed and labels, e.g. `derive_seed(0, 'perm', unit, epoch)`."
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
-
-def _gen(*parts) -> torch.Generator:
-    return torch.Generator().manual_seed(derive_seed(*parts))
-
-def epoch_order(seed: int, unit: int, epoch: int, n: int) -> torch.Tensor:
-    "The shuffled order of a unit's `n` training crops in `epoch`."
-    return torch.randperm(n, generator=_gen(seed, "perm", unit, epoch))
-
-# %% ../nbs/04_train.ipynb #8e204eed
-LOSS_COLUMNS = ["unit", "kind", "epoch", "step", "g_loss", "d_loss", "d_real", "d_fake", "aug_p"]
-
-def write_losses(path, rows: list, units: list, aug_p: bool = False):
-    "Rewrite losses.csv from numeric rows [unit, kind(0 step / 1 epoch), epoch, step, g, d, d_real, d_fake, aug_p]."
-    buf = io.StringIO(); w = csv.writer(buf); w.writerow(LOSS_COLUMNS if aug_p else LOSS_COLUMNS[:-1])
-    for r in rows: w.writerow(_loss_row(r, units, aug_p))
-    atomic_write_bytes(path, buf.getvalue().encode())
-
-def _loss_row(r, units, aug_p: bool = False):
-    return [units[int(r[0])], "epoch" if r[1] else "step", int(r[2]), int(r[3])] + [f"{v:.6g}" for v in r[4:9 if aug_p else 8]]
-
-def read_losses(run_dir):
-    "losses.csv of a run as a pandas DataFrame (an `aug_p` column only for runs with adaptive augmentation)."
-    import pandas as pd
-    return pd.read_csv(Path(run_dir)/"losses.csv")
-
-def sample_latents(cfg: dict, n_classes: int, n: int | None = None):
-    "The run's fixed latent batch (and class labels when conditional) for sample grids."
-    n = n or cfg["n_sample"]; g = _gen(cfg["seed"], "fixed")
-    z = torch.randn(n, cfg["nz"], generator=g)
-    return z, (torch.arange(n) % n_classes if n_classes else None)
-
-def grid_image(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    "A batch in [-1, 1] as one image grid in [0, 1], channels first (torchvision `make_grid`)."
-    from torchvision.utils import make_grid
-    return make_grid(images.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1))
-
-def save_grid(images: torch.Tensor, path, nrow: int = 8) -> Path:
-    "Save a batch in [-1, 1] as one PNG grid (`grid_image`), atomically."
-    from torchvision.utils import save_image
-    buf = io.BytesIO(); save_image(grid_image(images, nrow), buf, format="png")
-    return atomic_write_bytes(path, buf.getvalue())
 
 # %% ../nbs/04_train.ipynb #b757b7b4
 def cpu_bf16_supported() -> bool:
@@ -341,17 +126,9 @@ def snapshot_due(frac: float, snaps: int, last: bool = False) -> int:
 
 def _save_snapshot(out, unit: str, step: int, images: int, elapsed: float, G, D, E):
     rel = f"snapshots/{unit}_{images:010d}.safetensors"
-    _save_unit(out/rel, G, D, E)
+    save_unit(out/rel, G, D, E)
     with open(out/"snapshots"/"snapshots.jsonl", "a") as f:
         f.write(json.dumps({"unit": unit, "images_seen": images, "step": step, "elapsed_s": round(elapsed, 3), "path": rel}) + "\n")
-
-def _snapshot_rows(run_dir) -> list:
-    p = Path(run_dir)/"snapshots"/"snapshots.jsonl"
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
-
-def list_snapshots(run_dir) -> list:
-    "A run's snapshots in the order written: [{'unit', 'images_seen', 'step', 'elapsed_s', 'path'}] (path absolute)."
-    return [r | {"path": Path(run_dir)/r["path"]} for r in _snapshot_rows(run_dir)]
 
 def _prune_snapshots(out, names: list, unit: int, step: int):
     "On resume: drop the snapshots written after the checkpoint resumed from (unit index `unit`, `step`); they are redone."
@@ -375,29 +152,7 @@ def _state_digest(m: torch.nn.Module) -> str:
     for k, v in sorted(m.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
-def _save_unit(path, G, D, E):
-    "Write one unit's final networks to safetensors (G, EMA G, D) with a hash sidecar."
-    from safetensors.torch import save
-    sd = {f"G.{k}": v for k, v in G.state_dict().items()} | {f"D.{k}": v for k, v in D.state_dict().items()}
-    if E is not None: sd |= {f"G_ema.{k}": v for k, v in E.state_dict().items()}
-    data = save({k: v.detach().cpu().contiguous() for k, v in sd.items()}, metadata={"format": "cde-unit-1"})
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(Path(str(path) + ".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
-
-def load_unit_weights(path) -> dict:
-    "The tensors of a unit file, after checking its hash ({'G': sd, 'D': sd, 'G_ema': sd})."
-    from safetensors.torch import load
-    path = Path(path); side = Path(str(path) + ".sha256"); data = path.read_bytes()
-    if not side.exists() or hashlib.sha256(data).hexdigest() != side.read_text().strip():
-        raise CheckpointError(f"{path}: missing or wrong hash; the run is incomplete or the file is corrupt")
-    out = {}
-    for k, v in load(data).items():
-        net, name = k.split(".", 1); out.setdefault(net, {})[name] = v
-    return out
-
 # %% ../nbs/04_train.ipynb #e7f38a39
-def _has_ema(cfg) -> bool: return cfg["ema"] > 0 or bool(cfg.get("ema_kimg"))
-
 def _ema_decay(cfg, step: int, batch: int) -> float:
     "This step's EMA decay: StyleGAN2-ADA's half-life in images when `ema_kimg` is set, else the fixed `ema` with its ramp."
     if cfg.get("ema_kimg"): return ema_beta(batch, step * batch, cfg["ema_kimg"], cfg.get("ema_rampup", 0.05))
@@ -419,11 +174,8 @@ def _pad_row(r: list, fill: float) -> list:
     "A losses row from a checkpoint written before the aug_p column existed, padded to the current width."
     return list(map(float, r)) + [fill] * (len(LOSS_COLUMNS) - len(r))
 
-def train(config: dict | None, out, resume: bool = False, progress: bool = True) -> Path:
-    "Train the GAN(s) described by `config` into run directory `out` (or continue it with `resume`); returns `out`."
-    from accelerate import Accelerator
-    from accelerate.utils import broadcast, gather_object
-    from tqdm.auto import tqdm
+def train(config: Mapping | None, out, resume: bool = False, progress: bool = True) -> Path:
+    "Train the GAN(s) described by `config` (a `RunConfig`, or user settings that `resolve_config` resolves) into run directory `out` (or continue it with `resume`); returns `out`."
     out = Path(out)
     if resume:
         if not (out/"config.json").exists(): raise FileNotFoundError(f"--resume: {out} holds no config.json; nothing to resume")
@@ -435,7 +187,14 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         cfg = resolve_saved(saved)
         cfg, parts = run_data(cfg)
     else:
-        cfg, parts = run_data(resolve_config(dict(config or {})), progress=progress)
+        cfg, parts = run_data(config if isinstance(config, RunConfig) else resolve_config(dict(config or {})), progress=progress)
+    return train_loop(cfg, parts, out, resume=resume, progress=progress)
+
+def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
+    "The loop: train the units of the resolved `cfg` on `parts['train']` one after another into `out`, checkpointing, logging losses and grids."
+    from accelerate import Accelerator
+    from accelerate.utils import broadcast, gather_object
+    from tqdm.auto import tqdm
     want_cpu = cfg["device"] == "cpu" or get_device(cfg["device"]).type == "cpu"
     cuda = not want_cpu and torch.cuda.is_available()
     trackers = cfg["log_with"] or []  # experiment tracking (TensorBoard, W&B, MLflow, ...) beside losses.csv; resolve_config checked it
@@ -487,7 +246,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         n = len(X); spe = n // (cfg["batch_size"] * world); bs = cfg["batch_size"]; budget = budgets[k]
         torch.manual_seed(derive_seed(cfg["seed"], "init", k))
         G, D = build_models(cfg, ncls)
-        E = copy.deepcopy(G).eval().requires_grad_(False) if _has_ema(cfg) else None
+        E = copy.deepcopy(G).eval().requires_grad_(False) if has_ema(cfg) else None
         oG = torch.optim.Adam(G.parameters(), cfg["lr_g"], betas=(cfg["beta1"], cfg["beta2"]))
         oD = torch.optim.Adam(D.parameters(), cfg["lr_d"], betas=(cfg["beta1"], cfg["beta2"]))
         gz, ga = _gen(cfg["seed"], "z", k, rank), _gen(cfg["seed"], "aug", k, rank)
@@ -583,7 +342,7 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
         unit_stats[name] = {"steps": step, "images_seen": step * bs * world, "elapsed_s": round(secs, 3),
                             "images_per_s": round(step * bs * world / max(secs, 1e-9), 2), "budget_s": budget,
                             "aug_p": ada[0] if ada_on else None}
-        if main: _save_unit(out/"models"/f"{name}.safetensors", uG, acc.unwrap_model(D), E)
+        if main: save_unit(out/"models"/f"{name}.safetensors", uG, acc.unwrap_model(D), E)
         if world > 1:
             dig = {"G": _state_digest(uG), "D": _state_digest(acc.unwrap_model(D))} | ({"G_ema": _state_digest(E)} if E is not None else {})
             save_json(dig, out/"ddp"/f"{name}_rank{rank}.json")
@@ -599,164 +358,3 @@ def train(config: dict | None, out, resume: bool = False, progress: bool = True)
     if trackers: acc.end_training()
     acc.wait_for_everyone()
     return out
-
-# %% ../nbs/04_train.ipynb #69a151b8
-def _load_cfg(run_dir) -> dict:
-    p = Path(run_dir)/"config.json"
-    if not p.exists(): raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    return load_json(p)
-
-def load_generator(run_dir, unit: str, ema: bool = True, path=None):
-    "The (EMA) generator of one unit of a finished run, or of a snapshot file `path` (see `list_snapshots`), in eval mode, on the CPU."
-    cfg = _load_cfg(run_dir); w = load_unit_weights(path if path is not None else Path(run_dir)/"models"/f"{unit}.safetensors")
-    G, _ = build_models(cfg, unit_classes(cfg))
-    G.load_state_dict(w["G_ema"] if ema and "G_ema" in w else w["G"])
-    return G.eval()
-
-def load_discriminator(run_dir, unit: str):
-    "The discriminator of one unit of a finished run, in eval mode, on the CPU."
-    cfg = _load_cfg(run_dir); w = load_unit_weights(Path(run_dir)/"models"/f"{unit}.safetensors")
-    _, D = build_models(cfg, unit_classes(cfg)); D.load_state_dict(w["D"])
-    return D.eval()
-
-def _class_counts(cfg, run_dir, n, class_name):
-    classes = cfg["classes"]
-    if class_name is not None:
-        if class_name not in classes: raise ValueError(f"class: {class_name!r} not in this run; allowed: {_allowed(classes)}")
-        return {class_name: n}
-    return split_counts(n, load_json(Path(run_dir)/"data.json")["counts"]["train"], classes)
-
-def split_counts(n: int, counts: dict, classes: list) -> dict:
-    "Split `n` over `classes` in proportion to `counts` (largest remainder, so the parts sum to `n`)."
-    w = np.array([counts.get(c, 0) for c in classes], float); q = n * w / w.sum()
-    c = np.floor(q).astype(int); c[np.argsort(-(q - c), kind="stable")[:n - c.sum()]] += 1
-    return dict(zip(classes, c.tolist()))
-
-def snapshot_path(run_dir, unit: str, k: int) -> Path:
-    "The file of snapshot number `k` (0 = earliest, -1 = last) of one unit of a run."
-    rows = sorted((r for r in list_snapshots(run_dir) if r["unit"] == unit), key=lambda r: r["images_seen"])
-    if not -len(rows) <= k < len(rows): raise ValueError(f"snapshot: unit {unit!r} of {run_dir} has {len(rows)} snapshots; allowed: 0..{len(rows) - 1}")
-    return rows[k]["path"]
-
-@torch.no_grad()
-def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batch_size: int = 256, ema: bool = True,
-             snapshot: int | None = None) -> CropSet:
-    "`n` synthetic crops (uint8) from a trained run (EMA or raw G, final or snapshot `k` of each unit); same run and seed, same images."
-    cfg = _load_cfg(run_dir)
-    if not (isinstance(n, int) and n >= 1): raise ValueError(f"n: must be an integer ≥ 1, got {n!r}")
-    imgs, labels = [], []
-    for c, m in _class_counts(cfg, run_dir, n, class_name).items():
-        if m == 0: continue
-        ci = cfg["classes"].index(c)
-        unit = c if cfg["effective_strategy"] == "per_class" else "all"
-        G = load_generator(run_dir, unit, ema, path=None if snapshot is None else snapshot_path(run_dir, unit, snapshot))
-        g = _gen(seed, "generate", c)
-        for i in range(0, m, batch_size):
-            b = min(batch_size, m - i)
-            z = torch.randn(b, cfg["nz"], generator=g)
-            y = torch.full((b,), ci, dtype=torch.long) if unit_classes(cfg) else None
-            imgs.append(to_uint8(G(z, y))); labels += [ci] * b
-    return CropSet(np.concatenate(imgs), np.array(labels), list(cfg["classes"]), np.array(["synthetic"] * len(labels)),
-                   cfg["dataset"], {"run_dir": str(run_dir), "seed": seed, "model": cfg["model"], "ema": ema, "snapshot": snapshot})
-
-@torch.no_grad()
-def discriminator_scores(run_dir, images_uint8: np.ndarray, labels=None, batch_size: int = 256) -> np.ndarray:
-    "The run's discriminator logit for each uint8 N×H×W×C image (higher = judged more real)."
-    cfg = _load_cfg(run_dir); images = np.asarray(images_uint8)
-    if images.dtype != np.uint8 or images.shape[1:] != (cfg["size"], cfg["size"], cfg["channels"]):
-        raise ValueError(f"images must be uint8 N×{cfg['size']}×{cfg['size']}×{cfg['channels']}, got {images.dtype} {images.shape}")
-    strat = cfg["effective_strategy"]
-    if strat != "single" and labels is None:
-        if len(cfg["classes"]) > 1: raise ValueError(f"labels: required for a {strat} run with classes {_allowed(cfg['classes'])}")
-    labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels, np.int64)
-    out = np.zeros(len(images), np.float32)
-    for ci, c in enumerate(cfg["classes"]):
-        idx = np.flatnonzero(labels == ci) if strat != "single" else np.arange(len(images))
-        if len(idx) == 0: continue
-        D = load_discriminator(run_dir, c if strat == "per_class" else "all")
-        for i in range(0, len(idx), batch_size):
-            j = idx[i:i + batch_size]
-            y = torch.from_numpy(labels[j]) if strat == "conditional" else None
-            out[j] = D(to_tensor(images[j]), y).numpy()
-        if strat == "single": break
-    return out
-
-def load_run_data(run_dir, part: str) -> CropSet:
-    "The real crops of `part` ('train', 'val' or 'test') of a run's standard split (train: exactly the GAN's crops)."
-    if part not in PARTS: raise ValueError(f"part: unknown {part!r}; allowed: {_allowed(PARTS)}")
-    saved = _load_cfg(run_dir)
-    _, parts = run_data(resolve_config({k: v for k, v in saved.items() if k in CONFIG_KEYS}))
-    if part == "train" and parts["train"].checksum() != load_json(Path(run_dir)/"data.json")["train_checksum"]:
-        warnings.warn(f"the training crops read now differ from those recorded in {run_dir}/data.json")
-    return parts[part]
-
-# %% ../nbs/04_train.ipynb #0c8c7cba
-def _parse_set(items) -> dict:
-    out = {}
-    for it in items or []:
-        if "=" not in it: raise ValueError(f"--set: expected key=value, got {it!r}")
-        k, v = it.split("=", 1); out[k] = _parse_value(v)
-    return out
-
-def train_parser() -> argparse.ArgumentParser:
-    "Argument parser of `cde train`."
-    p = argparse.ArgumentParser(prog="cde train", description="Train a GAN (per class or class-conditional) into a run directory.")
-    p.add_argument("--dataset", help="domain name (cde data lists them)")
-    p.add_argument("--data-dir", help="local folder of the domain's data")
-    p.add_argument("--profile", choices=list(TRAIN_PROFILES) + ["auto"], help="smoke | quick | paper | auto (default auto)")
-    p.add_argument("--model", choices=list(MODELS), help="dcgan (paper baseline) | cde (default) | cde_r3 (R3GAN-style candidate)")
-    p.add_argument("--strategy", choices=list(STRATEGIES), help="per_class (default; one GAN per class) | conditional")
-    p.add_argument("--seed", type=int); p.add_argument("--split-seed", type=int)
-    p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])
-    p.add_argument("--classes", help="comma-separated subset of the domain's classes")
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
-    p.add_argument("--log-with", metavar="TRACKERS", help="experiment tracking through Accelerate, e.g. tensorboard (RUN_DIR/logs; comma-separated for several)")
-    p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
-    p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"any config key: {_allowed(CONFIG_KEYS)}")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return p
-
-def cli_train(argv: list[str]) -> int:
-    "`cde train`: parse, validate and train; returns an exit code."
-    a = train_parser().parse_args(argv)
-    cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
-                                  seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
-                                  device=a.device, precision=a.precision, log_with=a.log_with).items() if v is not None}
-    try:
-        cfg = (load_config_file(a.config) if a.config else {}) | cfg | _parse_set(a.set)
-        if a.out is None and (a.resume or not a.print_config): raise ValueError("--out: required (the run directory)")
-        if a.print_config:  # with --resume: the run's frozen config, which resuming uses
-            print(json.dumps(resolve_saved(_load_cfg(a.out)) if a.resume else resolve_config(cfg), indent=2, sort_keys=True)); return 0
-        if not a.resume:
-            if "dataset" not in cfg: raise ValueError("--dataset: required (e.g. nuclei, blood, colon, sample, folder)")
-            if Path(a.out).exists() and any(Path(a.out).iterdir()):
-                raise FileExistsError(f"--out {a.out} exists and is not empty; pass --resume to continue it (runs are never overwritten)")
-        out = train(cfg if cfg else None, a.out, resume=a.resume, progress=not a.no_progress)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:
-        print(f"cde train: error: {e}", file=sys.stderr); return 2
-    print(out); return 0
-
-def cli_generate(argv: list[str]) -> int:
-    "`cde generate RUN_DIR --n N --seed S --out DIR [--class C]`: write PNGs as DIR/<class>/*.png."
-    p = argparse.ArgumentParser(prog="cde generate", description="Write PNGs from a trained run's (EMA) generator.")
-    p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of images (split over classes by training counts)")
-    p.add_argument("--seed", type=int, default=0); p.add_argument("--out", required=True, help="output folder (must be new or empty)")
-    p.add_argument("--class", dest="class_name", help="generate only this class")
-    a = p.parse_args(argv)
-    try:
-        if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
-        out = Path(a.out)
-        if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
-        cs = generate(a.run_dir, a.n, a.seed, a.class_name)
-    except (ValueError, FileExistsError, FileNotFoundError, CheckpointError) as e:
-        print(f"cde generate: error: {e}", file=sys.stderr); return 2
-    save_crops(cs, out)
-    print(f"wrote {len(cs)} images to {out}"); return 0
-
-# %% ../nbs/04_train.ipynb #af3d0262
-#| eval: false
-if __name__ == "__main__": sys.exit(cli_train(sys.argv[1:]))  # `accelerate launch ... -m cde.train ARGS`

@@ -17,7 +17,7 @@ def test_parse_variant_rejects_a_pair_without_value():
     with pytest.raises(SystemExit, match="expected key=value"): parse_variant("x=cde:lr_g")
 
 def test_variant_values_reach_a_checked_config():
-    from cde.train import resolve_config
+    from cde.run import resolve_config
     _, over = parse_variant("x=cde:lr_g=2e-4,lr_d=4e-4")
     cfg = resolve_config({**over, "dataset": "sample", "profile": "smoke", "device": "cpu"})
     assert cfg["lr_g"] == 2e-4 and cfg["lr_d"] == 4e-4

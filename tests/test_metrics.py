@@ -132,14 +132,13 @@ def test_memorization_audit_flags_planted_copies(parts, audit_sets):
 
 def test_evaluate_cli_writes_metrics(parts, audit_sets, tmp_path, monkeypatch, capsys):
     "`cde evaluate RUN_DIR` with the run's generator and data (stand-ins here): table on stdout, metrics.json written."
-    import types
-    from cde import metrics as M
+    from cde import evaluate as E
+    from cde.cli import cli_evaluate
     syn, _, _ = audit_sets
-    fake_train = types.SimpleNamespace(generate=lambda rd, n, seed=0: syn.subset(np.arange(n)),
-                                       load_run_data=lambda rd, part: {"train": parts["T"], "test": parts["H"]}[part])
-    monkeypatch.setitem(sys.modules, "cde.train", fake_train)
+    monkeypatch.setattr(E, "run_generate", lambda rd, n, seed=0: syn.subset(np.arange(n)))
+    monkeypatch.setattr(E, "run_load_data", lambda rd, part: {"train": parts["T"], "test": parts["H"]}[part])
     run = tmp_path/"run"; run.mkdir()
-    assert M.cli_evaluate([str(run), "--n", "200", "--bootstrap", "20", "--no-progress"]) == 0
+    assert cli_evaluate([str(run), "--n", "200", "--bootstrap", "20", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "FID (clean)" in out and "exact training copies" in out
     m = json.loads((run/"metrics.json").read_text())

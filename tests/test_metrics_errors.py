@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from cde import metrics as M
+from cde.cli import cli_evaluate, cli_fid
 
 
 def _png(path: Path, a: np.ndarray):
@@ -23,7 +24,7 @@ def cache(tmp_path, monkeypatch):
 def test_fewer_than_two_images(tmp_path, capsys, cache):
     _png(tmp_path/"one"/"x.png", np.zeros((16, 16), np.uint8))
     _png(tmp_path/"two"/"a.png", np.zeros((16, 16), np.uint8)); _png(tmp_path/"two"/"b.png", np.full((16, 16), 9, np.uint8))
-    assert M.cli_fid([str(tmp_path/"one"), str(tmp_path/"two"), "--json"]) == 2
+    assert cli_fid([str(tmp_path/"one"), str(tmp_path/"two"), "--json"]) == 2
     cap = capsys.readouterr()
     assert cap.out == "" and "one: 1 image(s); at least 2" in cap.err
 
@@ -36,14 +37,14 @@ def test_mixed_channels(tmp_path, cache):
 def test_unreadable_file_named(tmp_path, capsys, cache):
     _png(tmp_path/"bad"/"a.png", np.zeros((16, 16), np.uint8))
     (tmp_path/"bad"/"broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
-    assert M.cli_fid([str(tmp_path/"bad"), str(tmp_path/"bad")]) == 2
+    assert cli_fid([str(tmp_path/"bad"), str(tmp_path/"bad")]) == 2
     err = capsys.readouterr().err
     assert "broken.png" in err and "cannot read image" in err
 
 
 def test_missing_folder_and_empty_folder(tmp_path, capsys, cache):
     (tmp_path/"empty").mkdir()
-    assert M.cli_fid([str(tmp_path/"nope"), str(tmp_path/"empty")]) == 2
+    assert cli_fid([str(tmp_path/"nope"), str(tmp_path/"empty")]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no images"): M.load_images(tmp_path/"empty", "empty")
 
@@ -61,10 +62,10 @@ def test_non_finite_features(monkeypatch, cache):
 
 def test_options_validated(tmp_path):
     for argv, flag in ((["a", "b", "--batch-size", "0"], "--batch-size"), (["a", "b", "--device", "tpu:x"], "--device")):
-        with pytest.raises(SystemExit) as e: M.cli_fid(argv)
+        with pytest.raises(SystemExit) as e: cli_fid(argv)
         assert e.value.code == 2
-    with pytest.raises(SystemExit): M.cli_evaluate([str(tmp_path), "--n", "1"])
-    with pytest.raises(SystemExit): M.cli_evaluate([str(tmp_path/"no_run")])
+    with pytest.raises(SystemExit): cli_evaluate([str(tmp_path), "--n", "1"])
+    with pytest.raises(SystemExit): cli_evaluate([str(tmp_path/"no_run")])
 
 
 def test_weights_resolution_offline(tmp_path, monkeypatch):

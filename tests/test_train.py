@@ -44,7 +44,8 @@ def same_weights(a, b):
 @pytest.mark.parametrize("model", ["dcgan", "cde"])
 @pytest.mark.parametrize("strategy", ["per_class", "conditional"])
 def test_smoke_model_strategy(blood, tmp_path, model, strategy):
-    from cde.train import train, generate, discriminator_scores, load_run_data, read_losses
+    from cde.train import train
+    from cde.run import generate, discriminator_scores, load_run_data, read_losses
     from cde.config import load_json
     run = train(base(blood, model=model, strategy=strategy), tmp_path/"run", progress=False)
     cfg = load_json(run/"config.json")
@@ -104,7 +105,8 @@ def test_corrupt_checkpoint_falls_back_with_warning(blood, tmp_path):
     assert same_weights(ref, run)  # resumed from the previous checkpoint and reached the same end
 
 def test_malicious_pickle_checkpoint_is_refused(blood, tmp_path):
-    from cde.train import train, load_checkpoint, latest_checkpoint, CheckpointError
+    from cde.train import train, load_checkpoint, latest_checkpoint
+    from cde.run import CheckpointError
     run = train(base(blood, model="dcgan", classes="normal"), tmp_path/"run", progress=False)
     marker = tmp_path/"pwned"
     class Evil:
@@ -128,7 +130,7 @@ def test_malicious_pickle_checkpoint_is_refused(blood, tmp_path):
     (["--set", "augment=rotate"], "allowed: color, intensity, translation, cutout"),
 ])
 def test_bad_input_fails_before_training(blood, tmp_path, extra, msg):
-    from cde.train import cli_train
+    from cde.cli import cli_train
     import io, contextlib
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
@@ -138,7 +140,8 @@ def test_bad_input_fails_before_training(blood, tmp_path, extra, msg):
     assert not (tmp_path/"run").exists()  # nothing written
 
 def test_existing_out_needs_resume_and_generate_cli_is_reproducible(blood, tmp_path):
-    from cde.train import train, cli_train, cli_generate
+    from cde.train import train
+    from cde.cli import cli_train, cli_generate
     run = train(base(blood, model="cde", classes="cancer"), tmp_path/"run", progress=False)
     assert cli_train(["--dataset", "folder", "--data-dir", str(blood), "--out", str(run)]) == 2
     for d in ("a", "b"): assert cli_generate([str(run), "--n", "5", "--seed", "4", "--out", str(tmp_path/d)]) == 0
@@ -150,7 +153,8 @@ def test_existing_out_needs_resume_and_generate_cli_is_reproducible(blood, tmp_p
 
 def test_grayscale_run_writes_grayscale_pngs(blood, tmp_path):
     from PIL import Image
-    from cde.train import train, cli_generate
+    from cde.train import train
+    from cde.cli import cli_generate
     from cde.config import load_json
     run = train(base(blood, model="cde", channels=1, classes="normal"), tmp_path/"run", progress=False)
     cfg = load_json(run/"config.json")

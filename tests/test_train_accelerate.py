@@ -12,7 +12,7 @@ def test_two_process_ddp_ranks_agree(tmp_path):
     # launcher and `--device cpu` makes both processes train on the CPU over gloo.
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-           "-m", "cde.train", "--dataset", "folder", "--data-dir", str(data), "--size", "32", "--profile", "smoke",
+           "-m", "cde.cli", "train", "--dataset", "folder", "--data-dir", str(data), "--size", "32", "--profile", "smoke",
            "--model", "cde", "--strategy", "conditional", "--device", "cpu", "--out", str(run), "--no-progress", "--set", "batch_size=4"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

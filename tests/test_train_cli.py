@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 
 from test_train import blood, base  # noqa: F401  (the module fixture of real blood crops)
-from cde.train import CONFIG_KEYS, cli_train, train, train_parser
+from cde.run import CONFIG_KEYS
+from cde.train import train
+from cde.cli import cli_train, train_parser
 
 
 def run_cli(argv):
