@@ -20,7 +20,7 @@ Usage:
   python bench/quality.py --domains nuclei blood --variants dcgan cde --budget 900 --seeds 0 1 --jobs 2
   python bench/quality.py --variant cde_rp=cde:loss=rpgan,r1_gamma=0.05,r2_gamma=0.05 --variants cde_rp ...
   python bench/quality.py --report            # table and figure from bench/results/quality.json only
-A variant is a model preset of cde.models.MODELS, or NAME=PRESET:key=value,... (values parsed as YAML).
+A variant is a model preset of cde.gan.MODELS, or NAME=PRESET:key=value,... (values parsed as YAML).
 Writes bench/results/quality.json (rows merged by domain / variant / seed / budget, so runs can be added later)
 and bench/results/quality.png. Run it in the background with a log: it takes budget + evaluation per job.
 """

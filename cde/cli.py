@@ -10,7 +10,7 @@ import torch
 from .config import PROFILE_NAMES, _allowed, get_device
 from .data import save_crops, DownloadError, cli_data, cli_download
 from .curate import cli_curate
-from .models import MODELS, RESOLUTIONS
+from .gan import MODELS, RESOLUTIONS
 from .run import (CONFIG_KEYS, PRECISIONS, STRATEGIES, CheckpointError, _load_cfg, _parse_value, load_config_file, resolve_config,
                      resolve_saved, generate)
 from .train import train

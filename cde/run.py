@@ -11,7 +11,7 @@ import torch
 from collections.abc import Mapping
 from .config import PROFILES, _allowed, resolve_profile, get_device, atomic_write_bytes, load_json
 from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8
-from .models import MODELS, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe
+from .gan import MODELS, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe
 from .augment import check_policy
 
 # %% auto #0
@@ -47,7 +47,7 @@ RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, class
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
                     budget_split="equal", snapshots=0, precision=None, log_with=None)
-MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_models, quality study)
+MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_gan, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
 PRECISIONS = ("no", "fp16", "bf16")  # `precision`; None = Accelerate's own config

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from .config import _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
 from .data import CropSet, to_tensor
-from .models import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
+from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
 from .augment import diff_augment_p, default_policy, ada_update
 from collections.abc import Mapping
 from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, CheckpointError, resolve_config, resolve_saved, run_data, run_units, unit_classes, check_batch, tracker_config, derive_seed, _gen, epoch_order,
