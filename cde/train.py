@@ -18,8 +18,8 @@ from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, Checkpoint
 
 # %% auto #0
 __all__ = ['split_budget', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
-           'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step', 'g_step', 'snapshot_due',
-           'train', 'train_loop']
+           'Checkpointer', 'LossLog', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step',
+           'g_step', 'snapshot_due', 'train', 'train_loop']
 
 # %% ../nbs/04_train.ipynb #d0e87552
 def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list:
@@ -61,6 +61,41 @@ def prune_checkpoints(run_dir, keep: int):
     "Delete all but the newest `keep` checkpoints (and their sidecars)."
     for p in list_checkpoints(run_dir)[:-keep]:
         for q in (p, Path(str(p) + ".sha256")): q.unlink(missing_ok=True)
+
+# %% ../nbs/04_train.ipynb #bc54870b
+class Checkpointer:
+    "Writes the loop's state as `checkpoints/ckpt_uUU_sSSSSSSSS.pt` (weights-only, hash sidecar) and keeps the newest `keep`."
+    def __init__(self, out, keep: int): self.out, self.keep = Path(out), keep
+    def save(self, state: dict, unit: int, step: int) -> Path:
+        p = save_checkpoint(state, self.out/"checkpoints"/f"ckpt_u{unit:02d}_s{step:09d}.pt")
+        prune_checkpoints(self.out, self.keep)
+        return p
+    def latest(self):
+        "(path, state) of the newest good checkpoint, or None."
+        return latest_checkpoint(self.out)
+
+# %% ../nbs/04_train.ipynb #449bf270
+class LossLog:
+    "The loop's loss log: `losses.csv` (`LOSS_COLUMNS`; a step row per step, an epoch row per epoch), appended as training goes; `write=False` on non-main processes."
+    def __init__(self, path, rows: list, units: list, aug_p: bool = False, write: bool = True):
+        self.path, self.rows, self.units, self.aug_p, self._f = Path(path), rows, units, aug_p, None
+        if write:
+            write_losses(self.path, rows, units, aug_p)
+            self._f = open(self.path, "a", newline=""); self._w = csv.writer(self._f)
+    def add(self, row: list) -> list:
+        "Append one row."
+        self.rows.append(row)
+        if self._f is not None: self._w.writerow(_loss_row(row, self.units, self.aug_p))
+        return row
+    def end_epoch(self, unit: int, epoch: int, step: int) -> list:
+        "Append the epoch row of `unit`: the mean of its step rows in `epoch`."
+        ep = [r for r in self.rows if r[0] == unit and r[1] == 0 and r[2] == epoch]
+        return self.add([float(unit), 1.0, float(epoch), float(step)] + list(np.mean([r[4:] for r in ep], axis=0)))
+    def flush(self):
+        if self._f is not None: self._f.flush()
+    def close(self):
+        "Close the file and rewrite it whole from the rows."
+        if self._f is not None: self._f.close(); write_losses(self.path, self.rows, self.units, self.aug_p)
 
 # %% ../nbs/04_train.ipynb #b757b7b4
 def cpu_bf16_supported() -> bool:
@@ -222,7 +257,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
     acc.wait_for_everyone()
     if trackers: acc.init_trackers("logs", config=tracker_config(cfg))  # TensorBoard: RUN_DIR/logs
     tb = acc.get_tracker("tensorboard", unwrap=True) if "tensorboard" in trackers and main else None
-    got = latest_checkpoint(out) if resume else None
+    got = Checkpointer(out, cfg["keep_checkpoints"]).latest() if resume else None
     start_unit, ck = (int(got[1]["unit"]), got[1]) if got else (0, None)
     if ck is not None and int(ck["world"]) != world: raise ValueError(f"--resume: checkpoint written by {ck['world']} processes, now {world}")
     policy, dev = _policy(cfg), acc.device
@@ -236,10 +271,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
     sizes = [len(train_cs) if ci is None else int((train_cs.labels == ci).sum()) for _, ci in units]
     budgets = split_budget(cfg["time_budget_s"], sizes, cfg["budget_split"])
     sep, reg_every = _separate(cfg), cfg["reg_every"]
-    csv_f = None
-    if main:
-        write_losses(out/"losses.csv", rows, names, ada_on)
-        csv_f = open(out/"losses.csv", "a", newline=""); csv_w = csv.writer(csv_f)
+    log, ckpt = LossLog(out/"losses.csv", rows, names, ada_on, write=main), Checkpointer(out, cfg["keep_checkpoints"])
     for k in range(start_unit, len(units)):
         name, ci = units[k]
         X, Y = _unit_data(train_cs, ci)
@@ -274,9 +306,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
                   "rows": torch.tensor(rows, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS)),
                   "ada": torch.tensor(ada, dtype=torch.float64), "snap_done": snap_done, "unit_stats": unit_stats}
             if E is not None: st["G_ema"] = E.state_dict()
-            csv_f.flush()
-            save_checkpoint(st, out/"checkpoints"/f"ckpt_u{k:02d}_s{step:09d}.pt")
-            prune_checkpoints(out, cfg["keep_checkpoints"])
+            log.flush(); ckpt.save(st, k, step)
 
         def grid(epoch):
             if not main: return
@@ -310,9 +340,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             if world > 1: vals = acc.reduce(vals, "mean")
             step += 1
             if ada_on: ada = _ada_accumulate(ada, ada_signs(cfg["loss"], lr_, lf_), step, cfg, bs * world, acc if world > 1 else None)
-            row = [float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist() + [p if ada_on else p_fixed]
-            rows.append(row)
-            if main: csv_w.writerow(_loss_row(row, names, ada_on))
+            row = log.add([float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist() + [p if ada_on else p_fixed])
             if trackers: acc.log({f"{name}/{c}": v for c, v in zip(("loss_G", "loss_D", "D_real", "D_fake"), row[4:8])}
                                  | ({f"{name}/augment_p": p} if ada_on else {}), step=step)
             last = step >= planned
@@ -321,10 +349,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
                 last = bool((broadcast(over) if world > 1 else over).item())
                 if step % 20 == 0: bar.total = min(planned, step + int((budget - (time.time() - t0)) * step / max(time.time() - t0, 1e-9))); bar.refresh()
             if b == spe - 1 or last:  # end of an epoch (or of the run): epoch row and sample grid
-                ep = [r for r in rows if r[0] == k and r[1] == 0 and r[2] == epoch]
-                erow = [float(k), 1.0, float(epoch), float(step)] + list(np.mean([r[4:] for r in ep], axis=0))
-                rows.append(erow)
-                if main: csv_w.writerow(_loss_row(erow, names, ada_on))
+                log.end_epoch(k, epoch, step)
                 if (epoch + 1) % cfg["sample_every"] == 0 or last or epoch + 1 >= cfg["epochs"]: grid(epoch + 1)
             if snaps and main:  # snapshots at evenly spaced fractions of the unit's time budget (or of its planned steps)
                 due = snapshot_due(1.0 if last else (time.time() - t0) / budget if budget else step / planned, snaps, last)
@@ -349,7 +374,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
         acc.wait_for_everyone()
         ck = None
     if main:
-        csv_f.close(); write_losses(out/"losses.csv", rows, names, ada_on)
+        log.close()
         stat = lambda key: {u: s[key] for u, s in unit_stats.items()}
         save_json({"complete": True, "units": names, "steps": {names[int(r[0])]: int(r[3]) for r in rows if r[1] == 1},
                    "images_seen": stat("images_seen"), "elapsed_s": stat("elapsed_s"), "images_per_s": stat("images_per_s"),
