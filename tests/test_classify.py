@@ -1,4 +1,4 @@
-"Classifier validation (cde.classify): architectures, metrics, clean test splits, protocols and the `cde validate` CLI."
+"Classifier validation (cde.classify, with cde.networks): architectures, metrics, clean test splits, protocols and the `cde validate` CLI."
 import csv, json, shutil, warnings
 from pathlib import Path
 import numpy as np
@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from sklearn import metrics as skm
 
 from cde import classify as C
+from cde import networks as N
 from cde.config import save_json
 from cde.data import read_folder, standard_split
 
@@ -26,11 +27,11 @@ def one_thread():
 # ---------------------------------------------------------------- architectures
 
 @pytest.mark.parametrize("channels,sizes", [(1, (32, 64)), (3, (64, 32))], ids=["1ch", "3ch"])
-@pytest.mark.parametrize("arch", C.ARCHITECTURES)
+@pytest.mark.parametrize("arch", N.ARCHITECTURES)
 def test_architecture_takes_a_training_step(arch, channels, sizes):
     "Every architecture trains on 32 px and on 64 px crops, with 1 and with 3 channels (batch 2)."
     torch.manual_seed(0)
-    m = C.build_classifier(arch, 2, channels)
+    m = N.build_classifier(arch, 2, channels)
     opt = torch.optim.SGD(m.parameters(), lr=0.01)
     m.train()
     for size in sizes:
@@ -46,7 +47,7 @@ def test_architecture_takes_a_training_step(arch, channels, sizes):
 
 def test_unknown_architecture_lists_allowed():
     with pytest.raises(ValueError, match="allowed: resnet50, densenet121, efficientnet_b0, vgg16, inception_v3"):
-        C.build_classifier("resnet18", 2, 3)
+        N.build_classifier("resnet18", 2, 3)
 
 
 # ---------------------------------------------------------------- metrics
@@ -302,16 +303,24 @@ def test_tstr_with_a_gan_run(tiny, tmp_path, capsys):
     res = json.loads((out/"results.json").read_text())
     assert [r["protocol"] for r in res["rows"]] == ["tstr", "trtr"]
     assert res["rows"][0]["n_synthetic"] > 0 and res["rows"][0]["n_real"] == 0
+    # the same validation from Python, as nbs/run_domain.ipynb calls it (keyword arguments): the same numbers and records
+    res2 = C.validate(out=tmp_path/"val2", synthetic=run, protocols="tstr,trtr", models="resnet50", profile="smoke", progress=False)
+    assert json.dumps([(r["protocol"], r["metrics"], r["confusion"]) for r in res2["rows"]]) == \
+        json.dumps([(r["protocol"], r["metrics"], r["confusion"]) for r in res["rows"]])
+    assert sorted(p.name for p in (tmp_path/"val2").iterdir()) == sorted(p.name for p in out.iterdir())
+    cfg, cfg2 = (json.loads((d/"config.json").read_text()) for d in (out, tmp_path/"val2"))
+    assert cfg.pop("argv")[:2] == ["--synthetic", str(run)] and cfg2.pop("argv") is None and cfg2 == cfg
+    with pytest.raises(TypeError, match="positional"): C.validate(tmp_path/"val3")
     gan_train = set(json.loads((run/"data.json").read_text())["sources"]["train"])
     assert not gan_train & set(res["test_sources"])  # the GAN never saw the test fields
 
 
 def test_local_weights_are_found_and_checked(tmp_path, capsys):
     "--weights: a directory of <arch>*.pth files (an untrained state dict stands in for an ImageNet file here)."
-    torch.save(C._torchvision_net("efficientnet_b0").state_dict(), tmp_path/"efficientnet_b0-stand-in.pth")
+    torch.save(N._torchvision_net("efficientnet_b0").state_dict(), tmp_path/"efficientnet_b0-stand-in.pth")
     w = C.parse_weights(str(tmp_path), ["efficientnet_b0"])
     assert w == {"efficientnet_b0": tmp_path/"efficientnet_b0-stand-in.pth"}
-    m = C.build_classifier("efficientnet_b0", 2, 1, weights=w["efficientnet_b0"])
+    m = N.build_classifier("efficientnet_b0", 2, 1, weights=w["efficientnet_b0"])
     assert m.replicate and m(torch.zeros(2, 1, 32, 32)).shape == (2, 2)  # grey crops replicated to RGB for ImageNet filters
     with pytest.raises(FileNotFoundError, match="no resnet50"):
         C.parse_weights(str(tmp_path), ["resnet50"])
