@@ -17,29 +17,18 @@ from .fitting import prepare, predict_proba, fit
 from .tables import BASELINE, MODEL_LABELS, write_table1, confusion_figure, claims_markdown, table1_caption
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'NEEDS_SYNTHETIC', 'METRICS', 'CLASSIFY_PROFILES', 'CLAIMS', 'parse_names', 'classification_metrics',
-           'fast_metrics', 'bootstrap_metrics', 'majority_baseline', 'check_no_overlap', 'drop_duplicates_of',
-           'check_classes', 'relabel', 'concat_sets', 'is_run_dir', 'synthetic_classes', 'draw_synthetic',
-           'shrink_class', 'protocol_arms', 'paired_difference', 'verdict', 'utility_claims', 'run_validation',
-           'validate_run', 'validate_parser', 'parse_weights', 'validate', 'cli_validate']
+__all__ = ['PROTOCOLS', 'NEEDS_SYNTHETIC', 'METRICS', 'CLAIMS', 'parse_names', 'classification_metrics', 'fast_metrics',
+           'bootstrap_metrics', 'majority_baseline', 'check_no_overlap', 'drop_duplicates_of', 'check_classes',
+           'relabel', 'concat_sets', 'is_run_dir', 'synthetic_classes', 'draw_synthetic', 'shrink_class',
+           'protocol_arms', 'paired_difference', 'verdict', 'utility_claims', 'run_validation', 'validate_run',
+           'parse_weights', 'validate']
 
 # %% ../nbs/06c_classify.ipynb #9ba10302
 PROTOCOLS = ("tstr", "trtr", "mixed", "imbalance")
 NEEDS_SYNTHETIC = ("tstr", "mixed", "imbalance")
 METRICS = ("accuracy", "recall", "precision", "f1", "balanced_accuracy", "auroc", "macro_precision", "macro_recall", "macro_f1")
 
-CLASSIFY_PROFILES = {
-    # seconds, for tests: a couple of steps on a few crops per class
-    "smoke": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, val_every_s=None, patience=1,
-                  lr=1e-3, weight_decay=1e-4, n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
-    # 2-core CPU: ~90 s of training per model at 32 px: 5 models × 5 arms (TRTR, TSTR, mixed, imbalance real / restored) ~40 minutes
-    "quick": dict(size=32, batch_size=32, max_epochs=30, max_steps=None, budget_s=90, val_every_s=30, patience=3,
-                  lr=1e-3, weight_decay=1e-4, n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
-    # GPU: full 64 px crops, epoch-bound with early stopping
-    "paper": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, val_every_s=None, patience=10,
-                  lr=1e-3, weight_decay=1e-4, n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
-}
-
+# the classifiers' settings per profile are the `classify` part of `cde.config.PROFILES`
 
 def parse_names(value, allowed, what: str) -> list:
     "A comma-separated list (or list) of names, each checked against `allowed`; the error lists the allowed values."
@@ -214,7 +203,7 @@ def draw_synthetic(synthetic, counts: dict, classes: list, seed: int = 0, size: 
             if n > len(idx): raise ValueError(f"--synthetic holds {len(idx)} crops of class {c!r}, {n} needed (lower --n-synthetic or give more synthetic crops)")
             parts.append(pool.subset(np.sort(rng.choice(idx, n, replace=False))))
     else:
-        from cde.train import generate  # lazy: the GAN engine is only needed here
+        from cde.run import generate  # lazy: only a GAN run needs it
         for c, n in counts.items():
             if n > 0: parts.append(generate(synthetic, int(n), seed=seed, class_name=c))
     out = []
@@ -296,7 +285,8 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
                    gan_train_sources=(), overrides: dict | None = None, progress: bool = True) -> dict:
     "Train `models` under each protocol on `real['train']` (± synthetic), stop on `real['val']`, score on `real['test']`."
     from sklearn.metrics import confusion_matrix
-    dev = get_device(device); cfg = {**resolve_profile(profile, CLASSIFY_PROFILES, dev), **(overrides or {})}
+    dev = get_device(device); prof = resolve_profile(profile, dev)  # a Profile passes through as is
+    cfg = {**prof.classify, "profile": prof.name, **(overrides or {})}
     protocols = parse_names(protocols, PROTOCOLS, "--protocol"); models = parse_names(models, ARCHITECTURES, "--models")
     classes = list(real["train"].classes); ch = real["train"].channels
     if len(classes) < 2: raise ValueError(f"classification needs at least two classes; this dataset has {_allowed(classes)}")
@@ -360,40 +350,13 @@ def validate_run(run_dir, *, protocols=("tstr", "trtr"), models=ARCHITECTURES, p
                  out=None, **kw) -> dict:
     "Classifier validation of a GAN run directory: its real train/val/test split and synthetic crops from its generator."
     if not is_run_dir(run_dir): raise FileNotFoundError(f"{run_dir} is not a GAN run directory (config.json and data.json)")
-    from cde.train import load_run_data
+    from cde.run import load_run_data
     parts = {k: load_run_data(run_dir, k) for k in ("train", "val", "test")}
     gan_sources = load_json(Path(run_dir)/"data.json").get("sources", {}).get("train", [])
     return run_validation(parts, protocols=protocols, models=models, synthetic=run_dir, profile=profile, seed=seed, out=out,
                           gan_train_sources=gan_sources, **kw)
 
 # %% ../nbs/06c_classify.ipynb #993d94c0
-def validate_parser() -> argparse.ArgumentParser:
-    "The argparse parser of `cde validate`."
-    p = argparse.ArgumentParser(prog="cde validate", description="Train classifiers on synthetic / real crops and test them on held-out real crops (Table 1).")
-    p.add_argument("--dataset", help="registered domain of the real crops (default: the --synthetic run's)")
-    p.add_argument("--data-dir", help="real data directory (default: the --synthetic run's)")
-    p.add_argument("--synthetic", help="GAN run directory (cde train) or a root/<class>/ folder of synthetic crops")
-    p.add_argument("--protocol", default="tstr", help=f"comma-separated; allowed: {_allowed(PROTOCOLS)}")
-    p.add_argument("--models", default=",".join(ARCHITECTURES), help=f"comma-separated; allowed: {_allowed(ARCHITECTURES)}")
-    p.add_argument("--profile", default="auto", help="smoke, quick, paper or auto (paper on CUDA, else quick)")
-    p.add_argument("--seed", type=int, default=0, help="seed of training, synthetic draws and bootstrap")
-    p.add_argument("--split-seed", type=int, default=None, help="seed of the train/val/test split (default: the run's, else --seed)")
-    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
-    p.add_argument("--test-dir", help="external real test set, a root/<class>/ tree, instead of the internal test split")
-    p.add_argument("--weights", help="local pretrained weights: a directory of <arch>*.pth / .safetensors files, or arch=PATH,...")
-    p.add_argument("--n-synthetic", type=int, help="synthetic crops per class (default: as many as the real train split has)")
-    p.add_argument("--imbalance-class", help="class shrunk by the imbalance protocol (default: the minority class)")
-    p.add_argument("--imbalance-fraction", type=float, default=0.1, help="fraction of that class kept (default 0.1)")
-    p.add_argument("--positive", default="cancer", help="positive class for binary recall/precision/F1 (default cancer)")
-    p.add_argument("--size", type=int, help="classifier input size in px (default: the profile's)")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="channels of the real crops (default: the domain's)")
-    p.add_argument("--budget-s", type=float, help="training wall-clock budget per model in seconds (default: the profile's)")
-    p.add_argument("--max-epochs", type=int, help="maximum epochs per model (default: the profile's)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    return p
-
 def parse_weights(value, models) -> dict:
     "Map each architecture to a local weights file from a directory, `arch=PATH,...` or a dict; errors name what is missing."
     if not value: return {}
@@ -422,7 +385,7 @@ def _real_parts(run, *, dataset=None, data_dir=None, split_seed=None, seed: int 
     split_seed = split_seed if split_seed is not None else rcfg.get("split_seed", seed)
     gan_sources = tuple(load_json(Path(run)/"data.json").get("sources", {}).get("train", [])) if run else ()
     if run and not given:
-        from cde.train import load_run_data  # the run's exact crops (and curation), lazily imported
+        from cde.run import load_run_data  # the run's exact crops (and curation)
         parts = {k: load_run_data(run, k) for k in ("train", "val", "test")}
     else:
         kw = {"channels": channels} if channels else ({"channels": rcfg["channels"]} if rcfg.get("channels") else {})
@@ -437,7 +400,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
                      progress: bool = True, argv=None) -> dict:
     "Check everything `validate` is asked for (data, classes, overlaps) before any training, create `out` with its config.json and environment.json; returns `run_validation`'s arguments."
     protocols = parse_names(protocols, PROTOCOLS, "--protocol"); models = parse_names(models, ARCHITECTURES, "--models")
-    resolve_profile(profile, CLASSIFY_PROFILES)
+    profile = resolve_profile(profile, get_device(device))  # resolved once here; run_validation gets the object
     need = [x for x in protocols if x in NEEDS_SYNTHETIC]
     if need and not synthetic: raise ValueError(f"--protocol {_allowed(need)} needs --synthetic (a GAN run directory or a synthetic folder)")
     if synthetic and not Path(synthetic).exists(): raise FileNotFoundError(f"--synthetic: {synthetic} does not exist")
@@ -464,7 +427,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
         raise ValueError(f"--dataset {src['dataset']}: classification needs at least two classes, it has {_allowed(parts['train'].classes)}")
     overrides = {k: v for k, v in (("size", size), ("budget_s", budget_s), ("max_epochs", max_epochs)) if v is not None}
     # everything is checked before training: classes and overlaps in a dry pass over the data
-    cfg = {**resolve_profile(profile, CLASSIFY_PROFILES, get_device(device)), **overrides}
+    cfg = {**profile.classify, "profile": profile.name, **overrides}
     if synthetic_arm is not None: check_classes(parts["train"].classes, synthetic_classes(synthetic_arm))
     check_no_overlap(parts["test"], [("train", parts["train"]), ("val", parts["val"])], [], gan_sources)
     out = make_run_dir(out)
@@ -487,15 +450,3 @@ def validate(*, out, dataset=None, data_dir=None, synthetic=None, test_dir=None,
     "`cde validate` as a function: real crops from `dataset`/`data_dir` (or the `synthetic` GAN run's), optionally an external `test_dir`, every check before training, then `run_validation` into the new folder `out`; returns its results."
     return run_validation(**_validation_plan(**locals()))
 
-def cli_validate(argv: list[str]) -> int:
-    "`cde validate`: classifier validation (TSTR / TRTR / mixed / imbalance) into --out; returns an exit code."
-    a = validate_parser().parse_args(argv)
-    kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
-                                     "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",
-                                     "channels", "budget_s", "max_epochs", "device", "threads")}
-    try: plan = _validation_plan(**kw, protocols=a.protocol, models=a.models, progress=not a.quiet, argv=list(argv))
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
-        print(f"cde validate: error: {e}", file=sys.stderr); return 2
-    res = run_validation(**plan)
-    print(f"wrote {plan['out']}/results.json, table1.csv/.md/.tex and {len(res['rows'])} confusion figures ({res['wall_s']:.0f} s)")
-    return 0

@@ -16,13 +16,14 @@ from .run import (CONFIG_KEYS, PRECISIONS, STRATEGIES, CheckpointError, _load_cf
 from .train import train
 from .metrics import compute_fid
 from .evaluate import evaluate_run, format_table
-from .classify import cli_validate
+from .networks import ARCHITECTURES
+from .classify import PROTOCOLS, _validation_plan, run_validation
 from .export import export_dataset
 from .figures import PAPER_DOMAINS, reproduce, download_missing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main', 'train_parser', 'cli_train', 'cli_generate', 'cli_fid', 'cli_evaluate', 'cli_export',
-           'cli_reproduce']
+__all__ = ['COMMANDS', 'usage', 'main', 'train_parser', 'cli_train', 'cli_generate', 'cli_fid', 'cli_evaluate', 'validate_parser',
+           'cli_validate', 'cli_export', 'cli_reproduce']
 
 # %% ../nbs/99_cli.ipynb #6ca3e463
 COMMANDS = {  # subcommand X runs `cli_X` below
@@ -181,6 +182,47 @@ def cli_evaluate(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError, TypeError) as e:
         print(f"cde evaluate: error: {e}", file=sys.stderr); return 2
     print(format_table(r)); print(f"wrote {Path(a.run_dir)/'metrics.json'}")
+    return 0
+
+# %% ../nbs/99_cli.ipynb #5757babf
+def validate_parser() -> argparse.ArgumentParser:
+    "The argparse parser of `cde validate`."
+    p = argparse.ArgumentParser(prog="cde validate", description="Train classifiers on synthetic / real crops and test them on held-out real crops (Table 1).")
+    p.add_argument("--dataset", help="registered domain of the real crops (default: the --synthetic run's)")
+    p.add_argument("--data-dir", help="real data directory (default: the --synthetic run's)")
+    p.add_argument("--synthetic", help="GAN run directory (cde train) or a root/<class>/ folder of synthetic crops")
+    p.add_argument("--protocol", default="tstr", help=f"comma-separated; allowed: {_allowed(PROTOCOLS)}")
+    p.add_argument("--models", default=",".join(ARCHITECTURES), help=f"comma-separated; allowed: {_allowed(ARCHITECTURES)}")
+    p.add_argument("--profile", default="auto", help="smoke, quick, paper or auto (paper on CUDA, else quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of training, synthetic draws and bootstrap")
+    p.add_argument("--split-seed", type=int, default=None, help="seed of the train/val/test split (default: the run's, else --seed)")
+    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--test-dir", help="external real test set, a root/<class>/ tree, instead of the internal test split")
+    p.add_argument("--weights", help="local pretrained weights: a directory of <arch>*.pth / .safetensors files, or arch=PATH,...")
+    p.add_argument("--n-synthetic", type=int, help="synthetic crops per class (default: as many as the real train split has)")
+    p.add_argument("--imbalance-class", help="class shrunk by the imbalance protocol (default: the minority class)")
+    p.add_argument("--imbalance-fraction", type=float, default=0.1, help="fraction of that class kept (default 0.1)")
+    p.add_argument("--positive", default="cancer", help="positive class for binary recall/precision/F1 (default cancer)")
+    p.add_argument("--size", type=int, help="classifier input size in px (default: the profile's)")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="channels of the real crops (default: the domain's)")
+    p.add_argument("--budget-s", type=float, help="training wall-clock budget per model in seconds (default: the profile's)")
+    p.add_argument("--max-epochs", type=int, help="maximum epochs per model (default: the profile's)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+def cli_validate(argv: list[str]) -> int:
+    "`cde validate`: classifier validation (TSTR / TRTR / mixed / imbalance) into --out; returns an exit code."
+    a = validate_parser().parse_args(argv)
+    kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
+                                     "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",
+                                     "channels", "budget_s", "max_epochs", "device", "threads")}
+    try: plan = _validation_plan(**kw, protocols=a.protocol, models=a.models, progress=not a.quiet, argv=list(argv))
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"cde validate: error: {e}", file=sys.stderr); return 2
+    res = run_validation(**plan)
+    print(f"wrote {plan['out']}/results.json, table1.csv/.md/.tex and {len(res['rows'])} confusion figures ({res['wall_s']:.0f} s)")
     return 0
 
 # %% ../nbs/99_cli.ipynb #41889246

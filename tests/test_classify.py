@@ -9,6 +9,7 @@ from sklearn import metrics as skm
 
 from cde import classify as C
 from cde import networks as N
+from cde.cli import cli_validate
 from cde.config import save_json
 from cde.data import read_folder, standard_split
 
@@ -185,7 +186,7 @@ def test_standard_split_test_shares_no_source_or_image_with_training(tiny):
 # ---------------------------------------------------------------- CLI: bad input fails before training
 
 def _cli(argv, capsys):
-    rc = C.cli_validate([str(a) for a in argv]); return rc, capsys.readouterr().err
+    rc = cli_validate([str(a) for a in argv]); return rc, capsys.readouterr().err
 
 
 def test_cli_unknown_protocol_and_model(tmp_path, capsys):
@@ -241,7 +242,7 @@ def test_cli_external_test_dir_checks(tiny, tmp_path, capsys):
 
 def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
     out = tmp_path/"val"
-    rc = C.cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--synthetic", str(stand_in),
+    rc = cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--synthetic", str(stand_in),
                          "--protocol", "tstr,trtr,mixed,imbalance", "--models", "efficientnet_b0", "--profile", "smoke",
                          "--imbalance-class", "normal", "--seed", "0", "--out", str(out), "--quiet"])
     assert rc == 0, capsys.readouterr().err
@@ -283,7 +284,7 @@ def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
     cfg = json.loads((out/"config.json").read_text())
     assert cfg["protocols"] == ["tstr", "trtr", "mixed", "imbalance"] and cfg["split_seed"] == 0
     # runs are never overwritten
-    assert C.cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16",
+    assert cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16",
                            "--profile", "smoke", "--out", str(out)]) == 2
 
 
@@ -297,7 +298,7 @@ def test_tstr_with_a_gan_run(tiny, tmp_path, capsys):
     assert main(["train", "--dataset", "folder", "--data-dir", str(tiny), "--profile", "smoke", "--size", "32",
                  "--out", str(run), "--set", "max_per_class=16", "--set", "num_threads=1", "--no-progress"]) == 0
     out = tmp_path/"val"
-    rc = C.cli_validate(["--synthetic", str(run), "--protocol", "tstr,trtr", "--models", "resnet50", "--profile", "smoke",
+    rc = cli_validate(["--synthetic", str(run), "--protocol", "tstr,trtr", "--models", "resnet50", "--profile", "smoke",
                          "--out", str(out), "--quiet"])
     assert rc == 0, capsys.readouterr().err
     res = json.loads((out/"results.json").read_text())
