@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #79307832
 from __future__ import annotations
-import hashlib, json, os, platform, random, subprocess, sys, tempfile
+import hashlib, json, os, platform, random, subprocess, sys, tempfile, time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything', 'Profile',
-           'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
+__all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything', 'Budget',
+           'Profile', 'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
            'git_commit', 'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir',
            'git_state', 'provenance', 'shared_data', 'require_shared']
 
@@ -38,6 +38,19 @@ def seed_everything(seed: int, deterministic: bool = True) -> dict:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return {"seed": seed, "deterministic": deterministic}
+
+# %% ../nbs/00_config.ipynb #1773523c
+class Budget:
+    "A training budget of wall-clock `seconds` and/or `steps` (None or 0: no limit); `spent_s` counts earlier sessions of a resumed run."
+    def __init__(self, seconds: float | None = None, steps: int | None = None, spent_s: float = 0.0):
+        self.seconds, self.steps, self.t0 = seconds or None, steps or None, time.perf_counter() - spent_s
+    @property
+    def elapsed(self) -> float: return time.perf_counter() - self.t0
+    def time_up(self) -> bool: return self.seconds is not None and self.elapsed >= self.seconds
+    def steps_up(self, step: int) -> bool: return self.steps is not None and step >= self.steps
+    def fraction(self, step: int) -> float:
+        "How much is spent: of the time when there is a time limit, else of the steps."
+        return self.elapsed / self.seconds if self.seconds else step / self.steps
 
 # %% ../nbs/00_config.ipynb #4daef220
 PROFILES = {

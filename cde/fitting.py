@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .config import Budget
 from .data import CropSet, to_tensor, resize_square
 
 # %% auto #0
@@ -59,12 +60,13 @@ def fit(model: nn.Module, train: CropSet, val: CropSet, cfg: dict, seed: int = 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     bs = min(cfg["batch_size"], len(x)); spe = max(1, len(x) // bs)  # drop the last partial batch (BatchNorm)
     total = cfg["max_epochs"] * spe if not cfg.get("max_steps") else min(cfg["max_steps"], cfg["max_epochs"] * spe)
-    best = (float("inf"), None, 0); history, bad, step, t0 = [], 0, 0, time.perf_counter()
-    last_val, train_time, stop = t0, 0.0, None
+    best = (float("inf"), None, 0); history, bad, step = [], 0, 0
+    clock = Budget(cfg.get("budget_s"), cfg.get("max_steps"))  # the same budget rule as the GAN loop's
+    last_val, train_time, stop = time.perf_counter(), 0.0, None
     def check(epoch):
         nonlocal best, bad, last_val
         vl, va = _val_loss(model, xv, yv, bs, device); model.train()
-        history.append({"step": step, "epoch": epoch, "time_s": round(time.perf_counter() - t0, 2), "val_loss": vl, "val_acc": va})
+        history.append({"step": step, "epoch": epoch, "time_s": round(clock.elapsed, 2), "val_loss": vl, "val_acc": va})
         if vl < best[0] - 1e-4: best, bad = (vl, {k: v.detach().clone() for k, v in model.state_dict().items()}, step), 0
         else: bad += 1
         last_val = time.perf_counter(); bar.set_postfix(val_loss=f"{vl:.3f}", val_acc=f"{va:.3f}")
@@ -80,9 +82,8 @@ def fit(model: nn.Module, train: CropSet, val: CropSet, cfg: dict, seed: int = 0
             loss = F.cross_entropy(model(xb.to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             train_time += time.perf_counter() - ts; step += 1; bar.update(1)
-            now = time.perf_counter() - t0
-            if cfg.get("max_steps") and step >= cfg["max_steps"]: stop = "max_steps"; break
-            if cfg.get("budget_s") and now >= cfg["budget_s"]: stop = "budget"; break
+            if clock.steps_up(step): stop = "max_steps"; break
+            if clock.time_up(): stop = "budget"; break
             if cfg.get("val_every_s") and time.perf_counter() - last_val >= cfg["val_every_s"]:
                 check(epoch)
                 if bad >= cfg["patience"]: stop = "early_stop"; break
@@ -94,6 +95,6 @@ def fit(model: nn.Module, train: CropSet, val: CropSet, cfg: dict, seed: int = 0
     bar.close()
     if best[1] is not None: model.load_state_dict(best[1])
     return {"steps": step, "epochs": round(step / spe, 3), "best_step": best[2], "best_val_loss": best[0],
-            "stopped_by": stop or "max_epochs", "wall_s": round(time.perf_counter() - t0, 2),
+            "stopped_by": stop or "max_epochs", "wall_s": round(clock.elapsed, 2),
             "step_s": round(train_time / max(step, 1), 4), "images_per_s": round(step * bs / max(train_time, 1e-9), 1),
             "batch_size": bs, "history": history}

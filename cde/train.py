@@ -4,11 +4,11 @@
 
 # %% ../nbs/04_train.ipynb #41307faf
 from __future__ import annotations
-import contextlib, copy, csv, hashlib, io, json, math, os, sys, time, warnings
+import contextlib, copy, csv, hashlib, io, json, math, os, sys, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from .config import _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
+from .config import Budget, _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
 from .data import CropSet, to_tensor
 from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
 from .augment import diff_augment_p, default_policy, ada_update
@@ -300,7 +300,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
         def checkpoint():
             states = gather_object([(gz.get_state(), ga.get_state())]) if world > 1 else [(gz.get_state(), ga.get_state())]
             if not main: return
-            st = {"unit": k, "step": step, "elapsed": time.time() - t0, "done": last, "world": world,
+            st = {"unit": k, "step": step, "elapsed": clock.elapsed, "done": last, "world": world,
                   "G": uG.state_dict(), "D": acc.unwrap_model(D).state_dict(), "oG": oG.state_dict(), "oD": oD.state_dict(),
                   "gz": [s[0] for s in states], "ga": [s[1] for s in states], "torch_rng": torch.get_rng_state(),
                   "rows": torch.tensor(rows, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS)),
@@ -320,7 +320,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
 
         bar = tqdm(total=planned, initial=step, disable=not (main and progress), desc=f"{name}", unit="step",
                    dynamic_ncols=True)
-        t0 = time.time() - elapsed  # unit start, counting the training time of earlier sessions
+        clock = Budget(budget, planned, spent_s=elapsed)  # the unit's budget, counting the training time of earlier sessions
         while not last and step < planned:
             epoch, b = divmod(step, spe)
             if epoch >= cfg["epochs"]: break
@@ -343,18 +343,18 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             row = log.add([float(k), 0.0, float(epoch), float(step)] + vals.cpu().tolist() + [p if ada_on else p_fixed])
             if trackers: acc.log({f"{name}/{c}": v for c, v in zip(("loss_G", "loss_D", "D_real", "D_fake"), row[4:8])}
                                  | ({f"{name}/augment_p": p} if ada_on else {}), step=step)
-            last = step >= planned
+            last = clock.steps_up(step)
             if budget and not last:  # wall-clock budget: every process stops at the same step
-                over = torch.tensor([float(time.time() - t0 >= budget)], device=dev)
+                over = torch.tensor([float(clock.time_up())], device=dev)
                 last = bool((broadcast(over) if world > 1 else over).item())
-                if step % 20 == 0: bar.total = min(planned, step + int((budget - (time.time() - t0)) * step / max(time.time() - t0, 1e-9))); bar.refresh()
+                if step % 20 == 0: bar.total = min(planned, step + int((budget - clock.elapsed) * step / max(clock.elapsed, 1e-9))); bar.refresh()
             if b == spe - 1 or last:  # end of an epoch (or of the run): epoch row and sample grid
                 log.end_epoch(k, epoch, step)
                 if (epoch + 1) % cfg["sample_every"] == 0 or last or epoch + 1 >= cfg["epochs"]: grid(epoch + 1)
             if snaps and main:  # snapshots at evenly spaced fractions of the unit's time budget (or of its planned steps)
-                due = snapshot_due(1.0 if last else (time.time() - t0) / budget if budget else step / planned, snaps, last)
+                due = snapshot_due(1.0 if last else clock.fraction(step), snaps, last)
                 if due > snap_done:
-                    _save_snapshot(out, name, step, step * bs * world, time.time() - t0, uG, acc.unwrap_model(D), E); snap_done = due
+                    _save_snapshot(out, name, step, step * bs * world, clock.elapsed, uG, acc.unwrap_model(D), E); snap_done = due
             if step % cfg["ckpt_every"] == 0 or last or (b == spe - 1 and epoch + 1 >= cfg["epochs"]): checkpoint()
             bar.update(1); bar.set_postfix(epoch=epoch + 1, g=f"{vals[0]:.3f}", d=f"{vals[1]:.3f}", refresh=False)
             if last: break
@@ -363,7 +363,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             import torch.distributed as dist
             for m in (uG, acc.unwrap_model(D)) + ((E,) if E is not None else ()):
                 for buf in m.buffers(): dist.broadcast(buf.data, 0)
-        secs = time.time() - t0
+        secs = clock.elapsed
         unit_stats[name] = {"steps": step, "images_seen": step * bs * world, "elapsed_s": round(secs, 3),
                             "images_per_s": round(step * bs * world / max(secs, 1e-9), 2), "budget_s": budget,
                             "aug_p": ada[0] if ada_on else None}
