@@ -247,7 +247,7 @@ def curate(cs: CropSet, steps: dict | None = None, progress: bool = True) -> tup
     out.meta["curation"] = rep
     return out, rep
 
-# %% ../nbs/02_curate.ipynb #6cffcb30
+# %% ../nbs/02_curate.ipynb #75f89dea
 def load_curated(name: str, data_dir=None, size: int | None = None, channels: int | None = None,
                  steps: dict | None = None, progress: bool = True, cache: bool = True) -> CropSet:
     "Domain `name` as `load_domain` reads it, curated with `steps` (None: `DEFAULT_CURATION`); the report is in `meta['curation']`."

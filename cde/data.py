@@ -69,7 +69,7 @@ def missing_data_message(name: str, data_dir=None) -> str:
             f"  1. provide the local layout {d.layout}\n     and pass --data-dir DIR (Python: data_dir=DIR);\n"
             f"  2. {way2}.")
 
-# %% ../nbs/01b_data.ipynb #31f2d651
+# %% ../nbs/01b_data.ipynb #d31ec379
 register_domain(Domain("folder", "any root/<class>/*.{png,jpg,jpeg,tif,tiff,bmp} tree of your own crops "
                        "(channels inferred: 1 when every image is grayscale)", None,
                        layout="DATA_DIR/<class>/*.png (one subfolder per class; optional meta.csv with columns "
