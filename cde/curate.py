@@ -15,8 +15,8 @@ from .data import CropSet, load_domain, save_crops
 __all__ = ['DENOISERS', 'DEFAULT_CURATION', 'PAPER_CURATION', 'NORMALIZERS', 'LABEL_COLUMNS', 'intensity_range', 'find_blank',
            'focus_measure', 'robust_z', 'find_blurred', 'phash_bits', 'hamming_pairs', 'find_duplicates', 'denoise',
            'noise_sigma', 'percentile_stretch', 'reinhard_reference', 'reinhard_normalize', 'resolve_curation',
-           'curate', 'RandomRot90', 'IntensityJitter', 'augmentation', 'augment', 'read_labels', 'apply_labels',
-           'write_labels', 'Annotator', 'annotate', 'curation_figure', 'write_folder', 'cli_curate']
+           'curate', 'load_curated', 'RandomRot90', 'IntensityJitter', 'augmentation', 'augment', 'read_labels',
+           'apply_labels', 'write_labels', 'Annotator', 'annotate', 'curation_figure', 'write_folder', 'cli_curate']
 
 # %% ../nbs/02_curate.ipynb #0c103b9e
 def _bar(it, desc: str, progress: bool, total: int | None = None):
@@ -246,6 +246,17 @@ def curate(cs: CropSet, steps: dict | None = None, progress: bool = True) -> tup
     if len(cs) and not len(out): warnings.warn(f"curation removed all {len(cs)} crops; see the report's steps")
     out.meta["curation"] = rep
     return out, rep
+
+# %% ../nbs/02_curate.ipynb #75f89dea
+def load_curated(name: str, data_dir=None, size: int | None = None, channels: int | None = None,
+                 steps: dict | None = None, progress: bool = True, cache: bool = True) -> CropSet:
+    "Domain `name` as `load_domain` reads it, curated with `steps` (None: `DEFAULT_CURATION`); the report is in `meta['curation']`."
+    def _curated(cs: CropSet) -> CropSet:
+        out, rep = curate(cs, steps, progress=progress)
+        out.meta.update(curation=rep, curate_settings=steps, uncurated_cache_file=cs.meta.get("cache_file"))
+        return out
+    return load_domain(name, data_dir, size, channels, progress=progress, cache=cache, transform=_curated,
+                       transform_key={"curate": resolve_curation(steps)}, transform_tag="curated")
 
 # %% ../nbs/02_curate.ipynb #904f2672
 class RandomRot90(torch.nn.Module):
