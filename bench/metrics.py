@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from cde.config import environment_info, load_json, save_json, provenance
-from cde.data import read_folder, split_by_source
+from cde.crops import read_folder, split_by_source
 from cde import metrics as M
 
 ROOT = Path(__file__).resolve().parents[1]

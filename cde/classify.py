@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from .config import (_allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info)
-from .data import CropSet, standard_split, load_domain, read_folder, split_unit
+from .crops import CropSet, standard_split, read_folder, split_unit
+from .data import load_domain
 from .metrics import _group_rows, _resample  # the cluster bootstrap's resampling, shared with FID's
 from .networks import ARCHITECTURES, ARCH_LABELS, ARCH_LR_SCALE, build_classifier, n_params
 from .fitting import prepare, predict_proba, fit

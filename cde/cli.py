@@ -8,8 +8,12 @@ import argparse, contextlib, json, sys
 from pathlib import Path
 import torch
 from .config import PROFILE_NAMES, _allowed, get_device
-from .data import save_crops, DownloadError, cli_data, cli_download
-from .curate import cli_curate
+import numpy as np
+from .crops import save_crops
+from .data import DOMAINS, list_domains, load_domain, summarize, format_summary, _jsonable
+from .download import DOWNLOADS, DownloadError, download_domain
+from .curate import (DEFAULT_CURATION, DENOISERS, NORMALIZERS, resolve_curation, apply_labels, curate, write_folder,
+                        curation_figure)
 from .gan import MODELS, RESOLUTIONS
 from .run import (CONFIG_KEYS, PRECISIONS, STRATEGIES, CheckpointError, _load_cfg, _parse_value, load_config_file, resolve_config,
                      resolve_saved, generate)
@@ -22,8 +26,8 @@ from .export import export_dataset
 from .figures import PAPER_DOMAINS, reproduce, download_missing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main', 'train_parser', 'cli_train', 'cli_generate', 'cli_fid', 'cli_evaluate', 'validate_parser',
-           'cli_validate', 'cli_export', 'cli_reproduce']
+__all__ = ['COMMANDS', 'usage', 'main', 'cli_data', 'cli_download', 'cli_curate', 'train_parser', 'cli_train', 'cli_generate',
+           'cli_fid', 'cli_evaluate', 'validate_parser', 'cli_validate', 'cli_export', 'cli_reproduce']
 
 # %% ../nbs/99_cli.ipynb #6ca3e463
 COMMANDS = {  # subcommand X runs `cli_X` below
@@ -55,6 +59,124 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in COMMANDS:
         print(f"cde: unknown command {cmd!r}\n\n{usage()}", file=sys.stderr); return 2
     return int(globals()[f"cli_{cmd}"](argv[1:]) or 0)
+
+# %% ../nbs/99_cli.ipynb #b97a2f67
+def cli_data(argv: list[str]) -> int:
+    "`cde data`: list domains, or load one and print its summary."
+    p = argparse.ArgumentParser(prog="cde data", description="List CDE domains, or load one (decoding or from the "
+                                "cache) and summarise its crops.")
+    p.add_argument("--list", action="store_true", help="list the domains")
+    p.add_argument("--dataset", metavar="NAME", help=f"domain to load: {', '.join(DOMAINS)}")
+    p.add_argument("--data-dir", metavar="DIR", help="the domain's data in one of its native layouts")
+    p.add_argument("--size", type=int, help="crop size in pixels (default: the domain's, 64)")
+    p.add_argument("--channels", type=int, help="1 (grayscale) or 3 (RGB); default: the domain's")
+    p.add_argument("--summary", action="store_true", help="print the summary (the default action)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-cache", action="store_true", help="decode again and do not write the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    if a.list: print(list_domains()); return 0
+    if not a.dataset: p.error(f"give --list or --dataset NAME (one of {', '.join(DOMAINS)})")
+    if a.dataset not in DOMAINS: p.error(f"--dataset: unknown {a.dataset!r}; allowed: {', '.join(DOMAINS)}")
+    if a.size is not None and a.size < 8: p.error(f"--size must be at least 8, got {a.size}")
+    if a.channels not in (None, 1, 3): p.error(f"--channels must be 1 or 3, got {a.channels}")
+    try:
+        cs = load_domain(a.dataset, a.data_dir, a.size, a.channels, progress=not a.quiet, cache=not a.no_cache)
+    except (FileNotFoundError, ValueError, ImportError) as e:
+        print(f"cde data: error: {e}", file=sys.stderr); return 1
+    s = summarize(cs)
+    print(json.dumps(s, indent=2, default=_jsonable) if a.json else format_summary(s))
+    return 0
+
+def cli_download(argv: list[str]) -> int:
+    "`cde download DOMAIN [--out DIR]`: fetch a public domain's source archives."
+    from cde.data import DOMAINS
+    p = argparse.ArgumentParser(prog="cde download", description="Fetch a domain's public source data (needs internet).")
+    p.add_argument("domain", help=f"one of {', '.join(DOWNLOADS)}")
+    p.add_argument("--out", metavar="DIR", help="target folder (default: where `cde data --dataset DOMAIN` looks)")
+    p.add_argument("--timeout", type=float, default=15, help="network timeout in seconds (default 15)")
+    p.add_argument("--source", default="cnmc", help="blood only: cnmc (C-NMC 2019, default) or taleqani")
+    p.add_argument("--url-base", metavar="URL", help="mirror of https://data.broadinstitute.org/bbbc")
+    p.add_argument("--force", action="store_true", help="download again even when DOWNLOAD.json is there")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    if a.domain not in DOMAINS: p.error(f"unknown domain {a.domain!r}; allowed: {', '.join(DOWNLOADS)}")
+    if a.timeout <= 0: p.error("--timeout must be positive")
+    try: path = download_domain(a.domain, a.out, a.timeout, a.source, a.url_base, progress=not a.quiet, force=a.force)
+    except ValueError as e: print(f"cde download: {e}", file=sys.stderr); return 2
+    except DownloadError as e: print(f"cde download: error: {e}", file=sys.stderr); return 1
+    rec = Path(path)/"DOWNLOAD.json"
+    if rec.exists():
+        for f in json.loads(rec.read_text())["files"]: print(f"{f['url']}  sha256 {f['sha256']}")
+    print(f"{a.domain}: data in {path}; `cde data --dataset {a.domain} --data-dir {path} --summary` to check it")
+    return 0
+
+# %% ../nbs/99_cli.ipynb #1df0bfe9
+def _curate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cde curate", description="Filter, denoise and normalise a domain's crops; write a folder domain, report.json and a summary figure.")
+    p.add_argument("--dataset", required=True, help="domain name (see `cde data --list`)")
+    p.add_argument("--data-dir", help="the domain's local data directory")
+    p.add_argument("--out", required=True, help="output directory (must be new or empty)")
+    p.add_argument("--size", type=int, help="crop size in pixels (default: the domain's)")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="1 grayscale or 3 RGB (default: the domain's)")
+    p.add_argument("--denoise", default="none", help="nlmeans, median or none (default none)")
+    p.add_argument("--normalize", default="none", help="percentile, reinhard or none (default none)")
+    p.add_argument("--paper", action="store_true", help="the paper's curation: --denoise nlmeans --normalize percentile")
+    p.add_argument("--no-filter-blank", action="store_true"); p.add_argument("--no-filter-blur", action="store_true")
+    p.add_argument("--no-dedupe", action="store_true")
+    p.add_argument("--blank-range", type=float, default=DEFAULT_CURATION["blank_range"], help="grey levels (default %(default)s)")
+    p.add_argument("--blur-z", type=float, default=DEFAULT_CURATION["blur_z"], help="robust z cut (default %(default)s)")
+    p.add_argument("--dedupe-distance", type=int, default=DEFAULT_CURATION["dedupe_distance"], help="phash bits (default %(default)s)")
+    p.add_argument("--labels", help="a labels.csv from the annotation widget, applied before curation")
+    p.add_argument("--limit", type=int, help="curate a seeded random subset of this many crops")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-figure", action="store_true"); p.add_argument("--quiet", action="store_true")
+    return p
+
+def cli_curate(argv: list[str]) -> int:
+    "`cde curate`: curate a domain and write the result as a folder domain with report.json and curation.png."
+    from cde.config import make_run_dir, save_json
+    from cde.data import get_domain
+    p = _curate_parser()
+    try: a = p.parse_args(argv)
+    except SystemExit as e: return int(e.code or 0)
+    def fail(msg): print(f"cde curate: error: {msg}", file=sys.stderr); return 2
+    steps = {"denoise": "nlmeans" if a.paper else a.denoise, "normalize": "percentile" if a.paper else a.normalize,
+             "filter_blank": not a.no_filter_blank, "filter_blur": not a.no_filter_blur, "dedupe": not a.no_dedupe,
+             "blank_range": a.blank_range, "blur_z": a.blur_z, "dedupe_distance": a.dedupe_distance}
+    if steps["denoise"] not in ("none", *DENOISERS): return fail(f"--denoise {a.denoise!r}; allowed: none, {', '.join(DENOISERS)}")
+    if steps["normalize"] not in ("none", *NORMALIZERS): return fail(f"--normalize {a.normalize!r}; allowed: none, {', '.join(NORMALIZERS)}")
+    try: steps = resolve_curation(steps)
+    except ValueError as e: return fail(str(e).replace("blur_z", "--blur-z").replace("blank_range", "--blank-range").replace("dedupe_distance", "--dedupe-distance"))
+    if a.limit is not None and a.limit < 1: return fail("--limit must be >= 1")
+    if a.size is not None and a.size < 8: return fail("--size must be >= 8")
+    try: get_domain(a.dataset)
+    except ValueError as e: return fail(f"--dataset: {e}")
+    if a.labels and not Path(a.labels).is_file(): return fail(f"--labels {a.labels}: no such file")
+    if Path(a.out).exists() and any(Path(a.out).iterdir()): return fail(f"--out {a.out} exists and is not empty; choose a new directory")
+    try:
+        cs = load_domain(a.dataset, a.data_dir, size=a.size, channels=a.channels, progress=not a.quiet)
+        if a.labels: cs = apply_labels(cs, a.labels)
+        if steps["normalize"] == "reinhard" and cs.channels != 3: return fail("--normalize reinhard needs RGB crops (3 channels)")
+        if a.limit and a.limit < len(cs): cs = cs.subset(np.sort(np.random.default_rng(a.seed).choice(len(cs), a.limit, replace=False)))
+    except (FileNotFoundError, ValueError) as e: return fail(str(e))
+    after, rep = curate(cs, steps, progress=not a.quiet)
+    out = make_run_dir(a.out)
+    write_folder(after, out, rep["kept_index"])
+    save_json({**rep, "dataset": a.dataset, "data_dir": a.data_dir, "limit": a.limit, "seed": a.seed,
+               "labels": a.labels, "annotation": cs.meta.get("annotation")}, out/"report.json")
+    if not a.no_figure:
+        import matplotlib; matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        title = a.dataset if a.dataset != "folder" else f"folder {a.data_dir}"
+        fig = curation_figure(cs, after, rep, title=title); fig.savefig(out/"curation.png", dpi=120); plt.close(fig)
+    if not a.quiet:
+        print(f"{a.dataset}: {rep['n_before']} → {rep['n_after']} crops ({rep['before']} → {rep['after']})")
+        for st in rep["steps"]:
+            print(f"  {st['step']:<13} " + (f"removed {st['removed']} {st['removed_per_class']}" if "removed" in st
+                                            else f"{st['method']}: changed {st['changed']} crops, mean |Δ| {st['mean_abs_change']}"))
+        print(f"wrote {out}/<class>/*.png, meta.csv, report.json" + ("" if a.no_figure else ", curation.png"))
+    return 0
 
 # %% ../nbs/99_cli.ipynb #cff7b43e
 def _parse_set(items) -> dict:

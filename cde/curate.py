@@ -4,19 +4,20 @@
 
 # %% ../nbs/02_curate.ipynb #44aa1933
 from __future__ import annotations
-import argparse, csv, io, json, sys, warnings
+import csv, io, json, sys, warnings
 from pathlib import Path
 import numpy as np
 import torch
 from torchvision.transforms import v2
-from .data import CropSet, load_domain, save_crops
+from .crops import CropSet, save_crops
+from .data import load_domain
 
 # %% auto #0
 __all__ = ['DENOISERS', 'DEFAULT_CURATION', 'PAPER_CURATION', 'NORMALIZERS', 'LABEL_COLUMNS', 'intensity_range', 'find_blank',
            'focus_measure', 'robust_z', 'find_blurred', 'phash_bits', 'hamming_pairs', 'find_duplicates', 'denoise',
            'noise_sigma', 'percentile_stretch', 'reinhard_reference', 'reinhard_normalize', 'resolve_curation',
            'curate', 'load_curated', 'RandomRot90', 'IntensityJitter', 'augmentation', 'augment', 'read_labels',
-           'apply_labels', 'write_labels', 'Annotator', 'annotate', 'curation_figure', 'write_folder', 'cli_curate']
+           'apply_labels', 'write_labels', 'Annotator', 'annotate', 'curation_figure', 'write_folder']
 
 # %% ../nbs/02_curate.ipynb #0c103b9e
 def _bar(it, desc: str, progress: bool, total: int | None = None):
@@ -458,27 +459,6 @@ def curation_figure(before: CropSet, after: CropSet, report: dict, n_examples: i
     return fig
 
 # %% ../nbs/02_curate.ipynb #81bfa7a7
-def _curate_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cde curate", description="Filter, denoise and normalise a domain's crops; write a folder domain, report.json and a summary figure.")
-    p.add_argument("--dataset", required=True, help="domain name (see `cde data --list`)")
-    p.add_argument("--data-dir", help="the domain's local data directory")
-    p.add_argument("--out", required=True, help="output directory (must be new or empty)")
-    p.add_argument("--size", type=int, help="crop size in pixels (default: the domain's)")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="1 grayscale or 3 RGB (default: the domain's)")
-    p.add_argument("--denoise", default="none", help="nlmeans, median or none (default none)")
-    p.add_argument("--normalize", default="none", help="percentile, reinhard or none (default none)")
-    p.add_argument("--paper", action="store_true", help="the paper's curation: --denoise nlmeans --normalize percentile")
-    p.add_argument("--no-filter-blank", action="store_true"); p.add_argument("--no-filter-blur", action="store_true")
-    p.add_argument("--no-dedupe", action="store_true")
-    p.add_argument("--blank-range", type=float, default=DEFAULT_CURATION["blank_range"], help="grey levels (default %(default)s)")
-    p.add_argument("--blur-z", type=float, default=DEFAULT_CURATION["blur_z"], help="robust z cut (default %(default)s)")
-    p.add_argument("--dedupe-distance", type=int, default=DEFAULT_CURATION["dedupe_distance"], help="phash bits (default %(default)s)")
-    p.add_argument("--labels", help="a labels.csv from the annotation widget, applied before curation")
-    p.add_argument("--limit", type=int, help="curate a seeded random subset of this many crops")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-figure", action="store_true"); p.add_argument("--quiet", action="store_true")
-    return p
-
 def write_folder(cs: CropSet, out, index=None) -> Path:
     "Write `cs` as `out/<class>/<n>.png` plus `out/meta.csv` (file, source_image, class, original_index)."
     out = Path(out)
@@ -488,48 +468,3 @@ def write_folder(cs: CropSet, out, index=None) -> Path:
     with open(out/"meta.csv", "w", newline="") as fh:
         w = csv.writer(fh); w.writerow(["file", "source_image", "class", "original_index"]); w.writerows(rows)
     return out
-
-def cli_curate(argv: list[str]) -> int:
-    "`cde curate`: curate a domain and write the result as a folder domain with report.json and curation.png."
-    from cde.config import make_run_dir, save_json
-    from cde.data import get_domain
-    p = _curate_parser()
-    try: a = p.parse_args(argv)
-    except SystemExit as e: return int(e.code or 0)
-    def fail(msg): print(f"cde curate: error: {msg}", file=sys.stderr); return 2
-    steps = {"denoise": "nlmeans" if a.paper else a.denoise, "normalize": "percentile" if a.paper else a.normalize,
-             "filter_blank": not a.no_filter_blank, "filter_blur": not a.no_filter_blur, "dedupe": not a.no_dedupe,
-             "blank_range": a.blank_range, "blur_z": a.blur_z, "dedupe_distance": a.dedupe_distance}
-    if steps["denoise"] not in ("none", *DENOISERS): return fail(f"--denoise {a.denoise!r}; allowed: none, {', '.join(DENOISERS)}")
-    if steps["normalize"] not in ("none", *NORMALIZERS): return fail(f"--normalize {a.normalize!r}; allowed: none, {', '.join(NORMALIZERS)}")
-    try: steps = resolve_curation(steps)
-    except ValueError as e: return fail(str(e).replace("blur_z", "--blur-z").replace("blank_range", "--blank-range").replace("dedupe_distance", "--dedupe-distance"))
-    if a.limit is not None and a.limit < 1: return fail("--limit must be >= 1")
-    if a.size is not None and a.size < 8: return fail("--size must be >= 8")
-    try: get_domain(a.dataset)
-    except ValueError as e: return fail(f"--dataset: {e}")
-    if a.labels and not Path(a.labels).is_file(): return fail(f"--labels {a.labels}: no such file")
-    if Path(a.out).exists() and any(Path(a.out).iterdir()): return fail(f"--out {a.out} exists and is not empty; choose a new directory")
-    try:
-        cs = load_domain(a.dataset, a.data_dir, size=a.size, channels=a.channels, progress=not a.quiet)
-        if a.labels: cs = apply_labels(cs, a.labels)
-        if steps["normalize"] == "reinhard" and cs.channels != 3: return fail("--normalize reinhard needs RGB crops (3 channels)")
-        if a.limit and a.limit < len(cs): cs = cs.subset(np.sort(np.random.default_rng(a.seed).choice(len(cs), a.limit, replace=False)))
-    except (FileNotFoundError, ValueError) as e: return fail(str(e))
-    after, rep = curate(cs, steps, progress=not a.quiet)
-    out = make_run_dir(a.out)
-    write_folder(after, out, rep["kept_index"])
-    save_json({**rep, "dataset": a.dataset, "data_dir": a.data_dir, "limit": a.limit, "seed": a.seed,
-               "labels": a.labels, "annotation": cs.meta.get("annotation")}, out/"report.json")
-    if not a.no_figure:
-        import matplotlib; matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        title = a.dataset if a.dataset != "folder" else f"folder {a.data_dir}"
-        fig = curation_figure(cs, after, rep, title=title); fig.savefig(out/"curation.png", dpi=120); plt.close(fig)
-    if not a.quiet:
-        print(f"{a.dataset}: {rep['n_before']} → {rep['n_after']} crops ({rep['before']} → {rep['after']})")
-        for st in rep["steps"]:
-            print(f"  {st['step']:<13} " + (f"removed {st['removed']} {st['removed_per_class']}" if "removed" in st
-                                            else f"{st['method']}: changed {st['changed']} crops, mean |Δ| {st['mean_abs_change']}"))
-        print(f"wrote {out}/<class>/*.png, meta.csv, report.json" + ("" if a.no_figure else ", curation.png"))
-    return 0

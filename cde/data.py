@@ -17,12 +17,12 @@ from .crops import (CropSet, to_tensor, to_uint8, IMAGE_EXTS, ImageReadError, op
 from .readers import (NUCLEUS_WINDOW, SAMPLE_SPLIT, _is_class_tree, _read_class_tree, _dsb_root, read_dsb2018,
                          _bccd_dirs, read_bccd, _cnmc_dirs, read_cnmc, _taleqani_dirs, read_taleqani, _bbbc018_dirs,
                          read_bbbc018, _tiff_fields, read_tiff_fields, read_dib, embedded_dir, read_sample, read_ihc)
-from .download import DOWNLOADS, DownloadError, download_file, download_domain, cli_download
+from .download import DOWNLOADS, DownloadError, download_file, download_domain
 
 # %% auto #0
 __all__ = ['DOMAINS', 'CACHE_VERSION', 'Domain', 'register_domain', 'get_domain', 'default_data_dir', 'missing_data_message',
            'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain', 'summarize', 'format_summary',
-           'list_domains', 'cli_data']
+           'list_domains']
 
 # %% ../nbs/01b_data.ipynb #54b0a606
 @dataclass
@@ -243,8 +243,6 @@ def _embedded_fingerprint(d: Domain) -> dict:
             "files": {p.name: [p.stat().st_size, int(p.stat().st_mtime)] for p in files}}
 
 # %% ../nbs/01b_data.ipynb #2ac98d04
-import argparse
-
 def summarize(cs: CropSet) -> dict:
     "What a CropSet holds and where it came from, as a JSON-able dict."
     m, rep = cs.meta, cs.meta.get("read_report", {})
@@ -277,30 +275,3 @@ def list_domains() -> str:
     "One line per registered domain: name, channels, classes, description."
     return "\n".join(f"{d.name:<8} {('auto' if d.channels is None else d.channels)!s:>4} ch  "
                      f"{','.join(d.classes or ['<folders>']):<16} {d.description}" for d in DOMAINS.values())
-
-def cli_data(argv: list[str]) -> int:
-    "`cde data`: list domains, or load one and print its summary."
-    p = argparse.ArgumentParser(prog="cde data", description="List CDE domains, or load one (decoding or from the "
-                                "cache) and summarise its crops.")
-    p.add_argument("--list", action="store_true", help="list the domains")
-    p.add_argument("--dataset", metavar="NAME", help=f"domain to load: {', '.join(DOMAINS)}")
-    p.add_argument("--data-dir", metavar="DIR", help="the domain's data in one of its native layouts")
-    p.add_argument("--size", type=int, help="crop size in pixels (default: the domain's, 64)")
-    p.add_argument("--channels", type=int, help="1 (grayscale) or 3 (RGB); default: the domain's")
-    p.add_argument("--summary", action="store_true", help="print the summary (the default action)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--no-cache", action="store_true", help="decode again and do not write the cache")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    if a.list: print(list_domains()); return 0
-    if not a.dataset: p.error(f"give --list or --dataset NAME (one of {', '.join(DOMAINS)})")
-    if a.dataset not in DOMAINS: p.error(f"--dataset: unknown {a.dataset!r}; allowed: {', '.join(DOMAINS)}")
-    if a.size is not None and a.size < 8: p.error(f"--size must be at least 8, got {a.size}")
-    if a.channels not in (None, 1, 3): p.error(f"--channels must be 1 or 3, got {a.channels}")
-    try:
-        cs = load_domain(a.dataset, a.data_dir, a.size, a.channels, progress=not a.quiet, cache=not a.no_cache)
-    except (FileNotFoundError, ValueError, ImportError) as e:
-        print(f"cde data: error: {e}", file=sys.stderr); return 1
-    s = summarize(cs)
-    print(json.dumps(s, indent=2, default=_jsonable) if a.json else format_summary(s))
-    return 0

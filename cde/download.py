@@ -4,11 +4,11 @@
 
 # %% ../nbs/01c_download.ipynb #70c97638
 from __future__ import annotations
-import argparse, hashlib, json, os, sys
+import hashlib, json, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BBBC', 'DOWNLOADS', 'DownloadError', 'download_file', 'download_domain', 'cli_download']
+__all__ = ['BBBC', 'DOWNLOADS', 'DownloadError', 'download_file', 'download_domain']
 
 # %% ../nbs/01c_download.ipynb #5583e37b
 BBBC = "https://data.broadinstitute.org/bbbc"
@@ -94,26 +94,3 @@ def download_domain(name: str, out=None, timeout: float = 15, source: str = "cnm
     from cde.config import save_json
     save_json({"domain": name, "files": record}, out/"DOWNLOAD.json")
     return out
-
-def cli_download(argv: list[str]) -> int:
-    "`cde download DOMAIN [--out DIR]`: fetch a public domain's source archives."
-    from cde.data import DOMAINS
-    p = argparse.ArgumentParser(prog="cde download", description="Fetch a domain's public source data (needs internet).")
-    p.add_argument("domain", help=f"one of {', '.join(DOWNLOADS)}")
-    p.add_argument("--out", metavar="DIR", help="target folder (default: where `cde data --dataset DOMAIN` looks)")
-    p.add_argument("--timeout", type=float, default=15, help="network timeout in seconds (default 15)")
-    p.add_argument("--source", default="cnmc", help="blood only: cnmc (C-NMC 2019, default) or taleqani")
-    p.add_argument("--url-base", metavar="URL", help="mirror of https://data.broadinstitute.org/bbbc")
-    p.add_argument("--force", action="store_true", help="download again even when DOWNLOAD.json is there")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    if a.domain not in DOMAINS: p.error(f"unknown domain {a.domain!r}; allowed: {', '.join(DOWNLOADS)}")
-    if a.timeout <= 0: p.error("--timeout must be positive")
-    try: path = download_domain(a.domain, a.out, a.timeout, a.source, a.url_base, progress=not a.quiet, force=a.force)
-    except ValueError as e: print(f"cde download: {e}", file=sys.stderr); return 2
-    except DownloadError as e: print(f"cde download: error: {e}", file=sys.stderr); return 1
-    rec = Path(path)/"DOWNLOAD.json"
-    if rec.exists():
-        for f in json.loads(rec.read_text())["files"]: print(f"{f['url']}  sha256 {f['sha256']}")
-    print(f"{a.domain}: data in {path}; `cde data --dataset {a.domain} --data-dir {path} --summary` to check it")
-    return 0

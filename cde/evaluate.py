@@ -8,7 +8,7 @@ import time, warnings
 from pathlib import Path
 import numpy as np
 from .config import save_json, load_json, portable_path
-from .data import CropSet, read_folder, resize_square, split_unit
+from .crops import CropSet, read_folder, resize_square, split_unit
 from .run import generate as run_generate, load_run_data as run_load_data
 from .metrics import (load_images, inception_features, load_inception, matched_sets, real_floor, fid_from_features, bootstrap_fid,
                          kid_from_features, compute_prdc, per_class_fid, memorization_audit, audit_summary, write_audit_csv,

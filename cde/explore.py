@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .config import load_json
-from .data import to_tensor, to_uint8
+from .crops import to_tensor, to_uint8
 
 # %% auto #0
 __all__ = ['slerp', 'Explorer']

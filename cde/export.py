@@ -8,7 +8,8 @@ import argparse, csv, datetime, json, re, sys
 from pathlib import Path
 import numpy as np
 from .config import load_json, save_json, sha256_file, portable_path
-from .data import CropSet, get_domain, save_crops, split_unit
+from .crops import CropSet, save_crops, split_unit
+from .data import get_domain
 
 # %% auto #0
 __all__ = ['HUB_LICENCES', 'LOAD_SECTION', 'source_licences', 'inherited_terms', 'datacard_markdown', 'hub_licence',

@@ -14,7 +14,8 @@ import seaborn as sns
 import torch
 from torchvision.utils import make_grid
 from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance
-from .data import CropSet, to_tensor, split_unit, DownloadError
+from .crops import CropSet, to_tensor, split_unit
+from .download import DownloadError
 
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
@@ -337,7 +338,7 @@ def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
 # %% ../nbs/07_figures.ipynb #e1e01ca7
 def download_missing(data_root, domains=PAPER_DOMAINS, **kw) -> dict:
     "`cde reproduce --download`: fetch each domain missing from `data_root` with `cde download` into `data_root/<domain>`; `{domain: folder}`. Domains already there are left alone."
-    from cde.data import download_domain
+    from cde.download import download_domain
     got = {}
     for dom in domains:
         d = Path(data_root)/dom

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .config import Budget
-from .data import CropSet, to_tensor, resize_square
+from .crops import CropSet, to_tensor, resize_square
 
 # %% auto #0
 __all__ = ['prepare', 'dihedral_augment', 'predict_proba', 'fit']

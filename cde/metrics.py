@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .config import cache_dir, get_device, sha256_file, save_json, atomic_write_bytes, load_json, portable_path
-from .data import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source, split_unit
+from .crops import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source, split_unit
 
 # %% auto #0
 __all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE_VERSION', 'FOLDER_EXTS', 'inception_candidates',

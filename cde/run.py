@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from collections.abc import Mapping
 from .config import PROFILES, _allowed, resolve_profile, get_device, atomic_write_bytes, load_json
-from .data import CropSet, load_domain, get_domain, standard_split, to_tensor, to_uint8
+from .crops import CropSet, standard_split, to_tensor, to_uint8
+from .data import load_domain, get_domain
+from .curate import load_curated
 from .gan import MODELS, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe
 from .augment import check_policy
 
@@ -151,8 +153,9 @@ def run_data(cfg: RunConfig, progress: bool = False) -> tuple[RunConfig, dict]:
     "Load the domain, fill in size/channels/classes, check them, and return (cfg, {'train','val','test'} CropSets)."
     cfg = dict(cfg); d = get_domain(cfg["dataset"])
     cfg["size"] = cfg["size"] or d.size
-    kw = {"curate": cfg["curate"]} if cfg["curate"] else {}
-    cs = load_domain(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, progress=progress, **kw)
+    if cfg["curate"]:  # curated crops (cached under their settings)
+        cs = load_curated(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, cfg["curate"], progress=progress)
+    else: cs = load_domain(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, progress=progress)
     cfg["channels"] = cs.channels
     if cfg["classes"] is None: cfg["classes"] = list(cs.classes)
     if isinstance(cfg["classes"], str): cfg["classes"] = [c for c in cfg["classes"].split(",") if c]

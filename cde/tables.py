@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np
 from .config import atomic_write_bytes
-from .data import CropSet, split_unit
+from .crops import CropSet, split_unit
 from .networks import ARCH_LABELS
 
 # %% auto #0

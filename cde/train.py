@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .config import Budget, _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
-from .data import CropSet, to_tensor
+from .crops import CropSet, to_tensor
 from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
 from .augment import diff_augment_p, default_policy, ada_update
 from collections.abc import Mapping

@@ -11,7 +11,7 @@ from cde import classify as C
 from cde import networks as N
 from cde.cli import cli_validate
 from cde.config import save_json
-from cde.data import read_folder, standard_split
+from cde.crops import read_folder, standard_split
 
 from realdata import SHARED, need_shared
 BLOOD = SHARED/"blood"
@@ -104,7 +104,7 @@ def test_macro_metrics_weigh_the_minority_class():
 
 def test_majority_baseline_scores_chance():
     "Every crop called the training majority class: balanced accuracy and AUROC 0.5, accuracy the majority share."
-    from cde.data import CropSet
+    from cde.crops import CropSet
     test = CropSet(np.zeros((10, 4, 4, 3), np.uint8), [0] * 7 + [1] * 3, ["cancer", "normal"], [f"f{i}" for i in range(10)])
     r = C.majority_baseline([1, 1, 1, 0], test, ["cancer", "normal"], n_boot=20)
     m = r["metrics"]

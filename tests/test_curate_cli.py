@@ -3,7 +3,8 @@ import csv, json, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
-from cde.curate import cli_curate, apply_labels, write_labels
+from cde.cli import cli_curate
+from cde.curate import apply_labels, write_labels
 from cde.data import load_domain
 
 from realdata import SHARED as DATA

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cde.curate import curate, resolve_curation, augment, apply_labels, write_labels, DEFAULT_CURATION, PAPER_CURATION
-from cde.data import CropSet, load_domain
+from cde.crops import CropSet
+from cde.data import load_domain
 
 from realdata import SHARED as DATA
 needs_data = pytest.mark.shared  # real BCCD / blood crops (no embedded RGB labelled set)

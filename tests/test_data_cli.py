@@ -2,7 +2,9 @@
 import json, os, re, subprocess, sys, time
 from pathlib import Path
 import pytest
-from cde.data import cli_data, cli_download, download_domain, DownloadError, load_domain
+from cde.cli import cli_data, cli_download
+from cde.data import load_domain
+from cde.download import download_domain, DownloadError
 
 from realdata import SHARED, DSB2018_FIXTURE
 
@@ -99,7 +101,7 @@ def local_mirror(tmp_path):
 
 def test_download_from_mirror_then_load(tmp_path, local_mirror, monkeypatch, capsys):
     from cde.config import sha256_file
-    from cde.data import download_file
+    from cde.download import download_file
     base, site = local_mirror
     monkeypatch.setenv("CDE_CACHE", str(tmp_path/"cache"))
     assert cli_download(["nuclei", "--url-base", base, "--quiet", "--timeout", "5"]) == 0   # into the default data dir
@@ -117,7 +119,7 @@ def test_download_from_mirror_then_load(tmp_path, local_mirror, monkeypatch, cap
 def test_download_interrupted_leaves_nothing(tmp_path):
     "A server that closes the connection half-way through: a DownloadError that says so, and no partial file left behind."
     import http.server, threading
-    from cde.data import download_file
+    from cde.download import download_file
     class Cut(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200); self.send_header("Content-Length", "100000"); self.end_headers()

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from cde.data import (ImageReadError, read_image, read_folder, load_domain, read_dib, save_cropset, CropSet,
-                      cache_path)
+from cde.crops import ImageReadError, read_image, read_folder, CropSet
+from cde.readers import read_dib
+from cde.data import load_domain, save_cropset, cache_path
 
 from realdata import RAW, DSB2018_FIXTURE
 

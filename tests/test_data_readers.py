@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from cde.data import load_domain, split_by_source, standard_split, read_dib, bbbc018_samples
+from cde.crops import split_by_source, standard_split, bbbc018_samples
+from cde.readers import read_dib
+from cde.data import load_domain
 
 from realdata import SHARED, RAW, DSB2018_FIXTURE
 

@@ -105,7 +105,7 @@ def test_kid_and_prdc_ranges(parts):
 @pytest.fixture(scope="session")
 def audit_sets(parts):
     "200 synthetic-like crops: 190 real crops from unseen fields plus 10 exact copies of training crops."
-    from cde.data import CropSet
+    from cde.crops import CropSet
     rng = np.random.default_rng(0)
     copies = rng.choice(len(parts["T"]), 10, replace=False)
     S = np.concatenate([parts["S"].images, parts["T"].images[copies]])
