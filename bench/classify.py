@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 from cde.config import save_json, environment_info, provenance
-from cde.classify import ARCHITECTURES, build_classifier, n_params
+from cde.networks import ARCHITECTURES, build_classifier, n_params
 
 
 def step_times(arch, size, batch, channels, steps):

@@ -30,11 +30,13 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=64)
     a = p.parse_args(argv)
     import numpy as np, torch
-    from cde.train import train, generate, load_run_data, TRAIN_PROFILES
+    from cde.train import train
+    from cde.run import generate, load_run_data
+    from cde.config import PROFILES
     from cde.metrics import compute_fid
     from cde.config import save_json, load_json, environment_info, provenance
     torch.set_num_threads(a.threads)
-    budget = a.budget or TRAIN_PROFILES["quick"]["time_budget_s"]
+    budget = a.budget or PROFILES["quick"]["train"]["time_budget_s"]
     out = ROOT/"bench"/"results"/"fid_budget.json"
     res = {"what": "FID vs held-out real test crops after the same wall-clock training budget", "budget_s": budget,
            "size": a.size, "n_generated": a.n, "threads": a.threads, "seed": a.seed, "results": [],

@@ -1,7 +1,7 @@
 """Benchmark of cde.metrics: Inception feature throughput on this machine, and the real-vs-real FID floor
 of every domain in ../shared/data at n = 500 and n = 2000 per half (or the largest n the set allows).
 
-Halves are cut by source field (cde.data.split_by_source, seed 0), so no field feeds both sides. Features
+Halves are cut by source field (cde.crops.split_by_source, seed 0), so no field feeds both sides. Features
 are embedded in chunks of 250 images and cached (cde.config.cache_dir()/features), so an interrupted run
 resumes where it stopped. Results are written after every step to bench/results/metrics.json, with the git commit,
 dirty flag and arguments (`provenance`); a resumed run keeps the floors an earlier one measured, each with its own git state.

@@ -69,7 +69,8 @@ def worker(job: dict) -> dict:
     "Train one (domain, variant, seed) run, then score it; returns the result row (also saved in the run dir)."
     import numpy as np, torch
     torch.set_num_threads(job["threads"])
-    from cde.train import train, generate, load_run_data, _has_ema
+    from cde.train import train
+    from cde.run import generate, load_run_data, has_ema as run_has_ema
     from cde.metrics import inception_features
     from cde.config import load_json, save_json
     run = Path(job["run_dir"])
@@ -81,7 +82,7 @@ def worker(job: dict) -> dict:
     test = load_run_data(run, "test"); tr = load_run_data(run, "train")
     ft = inception_features(test, name=f"{job['domain']}-test", **kw)
     floor = metrics_row(ft, inception_features(floor_sample(tr, job["n_gen"]), name=f"{job['domain']}-train", **kw), job["seed"])
-    finals, has_ema = {}, _has_ema(cfg)
+    finals, has_ema = {}, run_has_ema(cfg)
     fake = generate(run, job["n_gen"], seed=job["seed"], ema=has_ema)
     finals["ema" if has_ema else "raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
     if has_ema:  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
@@ -107,7 +108,7 @@ def worker(job: dict) -> dict:
 
 def real_features(jobs: list):
     "Embed each domain's test crops and the floor's train crops once, before the workers start (they hit the cache)."
-    from cde.train import resolve_config, run_data
+    from cde.run import resolve_config, run_data
     from cde.metrics import inception_features
     for dom in dict.fromkeys(j["domain"] for j in jobs):
         j = next(j for j in jobs if j["domain"] == dom)
@@ -122,7 +123,7 @@ def real_features(jobs: list):
 
 def _snapshot_table(run) -> list:
     "Snapshots of a run as rows with `k` = their index within their unit (0-based), oldest first."
-    from cde.train import list_snapshots
+    from cde.run import list_snapshots
     rows, seen = [], {}
     for s in sorted(list_snapshots(run), key=lambda s: (s["unit"], s["images_seen"])):
         k = seen[s["unit"]] = seen.get(s["unit"], -1) + 1
@@ -239,7 +240,7 @@ def main(argv=None):
     from cde.config import load_json, shared_data, git_state
     if a.report:
         res = load_json(OUT); print(report(res)); print(figure(res, OUT.with_suffix(".png"))); return 0
-    from cde.train import resolve_config
+    from cde.run import resolve_config
     data = Path(a.data) if a.data else shared_data()
     named = dict(parse_variant(v) for v in a.variant)
     git = git_state(ROOT)  # the code as it is when the study starts: every row records it

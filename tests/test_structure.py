@@ -117,3 +117,9 @@ def test_cde_reproduce_entry_resolves_once(tmp_path, monkeypatch):
     params = yaml.safe_load(next((tmp_path/"r").glob("*/nuclei/params.yaml")).read_text())
     assert params["profile"] == resolve_profile("quick").to_dict(), params["profile"]  # the notebook gets settings, not a name
     assert (params["n_eval"], params["max_eval_real"]) == (500, 500)  # the evaluate part of the same table
+
+
+def test_readme_layout_lists_every_module():
+    "The README's Layout table names exactly the package's modules."
+    sec = (ROOT/"README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    assert sorted(re.findall(r"^\| `(\w+)` \|", sec, re.M)) == sorted(p.stem for p in MODULES)
