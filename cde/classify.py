@@ -8,7 +8,7 @@ import argparse, hashlib, sys, time, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from .config import (_allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
+from .config import (Profile, _allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info)
 from .crops import CropSet, standard_split, read_folder, split_unit
 from .data import load_domain
@@ -280,7 +280,7 @@ def _cap_per_class(cs: CropSet, n, seed: int = 0) -> CropSet:
     idx = [np.sort(rng.permutation(np.flatnonzero(cs.labels == k))[:n]) for k in range(len(cs.classes))]
     return cs.subset(np.sort(np.concatenate(idx)))
 
-def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, synthetic=None, profile: str = "quick",
+def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, synthetic=None, profile: str | Profile = "quick",
                    seed: int = 0, out=None, device="auto", weights: dict | None = None, n_synthetic: int | None = None,
                    imbalance_class: str | None = None, imbalance_fraction: float = 0.1, positive: str = "cancer",
                    gan_train_sources=(), overrides: dict | None = None, progress: bool = True) -> dict:
@@ -347,7 +347,7 @@ def _write_results(out: Path, cfg, rows, classes, test, val, wall_s=None, baseli
                  claims_markdown(list(claims), f"the {cfg['profile']} profile"))
 
 # %% ../nbs/06c_classify.ipynb #5f259a4e
-def validate_run(run_dir, *, protocols=("tstr", "trtr"), models=ARCHITECTURES, profile: str = "auto", seed: int = 0,
+def validate_run(run_dir, *, protocols=("tstr", "trtr"), models=ARCHITECTURES, profile: str | Profile = "auto", seed: int = 0,
                  out=None, **kw) -> dict:
     "Classifier validation of a GAN run directory: its real train/val/test split and synthetic crops from its generator."
     if not is_run_dir(run_dir): raise FileNotFoundError(f"{run_dir} is not a GAN run directory (config.json and data.json)")
@@ -395,7 +395,7 @@ def _real_parts(run, *, dataset=None, data_dir=None, split_seed=None, seed: int 
     return parts, gan_sources, {"dataset": dataset, "data_dir": str(data_dir), "split_seed": split_seed}
 
 def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_dir=None, protocols="tstr",
-                     models=ARCHITECTURES, profile: str = "auto", seed: int = 0, split_seed=None, weights=None,
+                     models=ARCHITECTURES, profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None,
                      n_synthetic=None, imbalance_class=None, imbalance_fraction: float = 0.1, positive: str = "cancer",
                      size=None, channels=None, budget_s=None, max_epochs=None, device="auto", threads=None,
                      progress: bool = True, argv=None) -> dict:
@@ -445,7 +445,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
                 progress=progress)
 
 def validate(*, out, dataset=None, data_dir=None, synthetic=None, test_dir=None, protocols="tstr", models=ARCHITECTURES,
-             profile: str = "auto", seed: int = 0, split_seed=None, weights=None, n_synthetic=None, imbalance_class=None,
+             profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None, n_synthetic=None, imbalance_class=None,
              imbalance_fraction: float = 0.1, positive: str = "cancer", size=None, channels=None, budget_s=None,
              max_epochs=None, device="auto", threads=None, progress: bool = True, argv=None) -> dict:
     "`cde validate` as a function: real crops from `dataset`/`data_dir` (or the `synthetic` GAN run's), optionally an external `test_dir`, every check before training, then `run_validation` into the new folder `out`; returns its results."

@@ -391,7 +391,8 @@ def cli_reproduce(argv: list) -> int:
     if a.new and a.resume: p.error("--new and --resume exclude each other")
     try:
         if a.download: download_missing(a.data_root, doms)
-        written = reproduce(a.data_root, a.out, a.figures, a.profile, a.seed, doms, a.jobs, resume="new" if a.new else a.resume or "auto",
+        written = reproduce(a.data_root, out=a.out, figures_dir=a.figures, profile=a.profile, seed=a.seed, domains=doms, jobs=a.jobs,
+                            resume="new" if a.new else a.resume or "auto",
                             n_eval=a.n_eval, max_eval_real=a.max_eval_real, gan_minutes=None)
     except (FileNotFoundError, ValueError) as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 2
     except DownloadError as e: print(f"cde reproduce: error: {e}", file=sys.stderr); return 1

@@ -348,7 +348,7 @@ def download_missing(data_root, domains=PAPER_DOMAINS, **kw) -> dict:
 
 
 # %% ../nbs/07_figures.ipynb #b7d9232f
-def reproduce(data_root, out="runs/reproduce", figures_dir=None, profile: str = "quick", seed: int = 0,
+def reproduce(data_root, *, out="runs/reproduce", figures_dir=None, profile: str | Profile = "quick", seed: int = 0,
               domains=PAPER_DOMAINS, jobs: int = 1, resume="auto", **params) -> dict:
     "Run every paper domain through `run_domain.ipynb` (`jobs` at a time) in a numbered run folder under `out` and assemble Figures 1–4, the FID table and Table 1 into `figures_dir` (default: the run folder's `figures/`); `reproduce.json` records the provenance. A rerun with the same arguments resumes the newest unfinished run (see `reproduce_dir`)."
     import time

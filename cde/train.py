@@ -209,7 +209,7 @@ def _pad_row(r: list, fill: float) -> list:
     "A losses row from a checkpoint written before the aug_p column existed, padded to the current width."
     return list(map(float, r)) + [fill] * (len(LOSS_COLUMNS) - len(r))
 
-def train(config: Mapping | None, out, resume: bool = False, progress: bool = True) -> Path:
+def train(config: Mapping | None, out, *, resume: bool = False, progress: bool = True) -> Path:
     "Train the GAN(s) described by `config` (a `RunConfig`, or user settings that `resolve_config` resolves) into run directory `out` (or continue it with `resume`); returns `out`."
     out = Path(out)
     if resume:

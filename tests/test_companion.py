@@ -89,7 +89,7 @@ def crop_root(root, domains=("nuclei", "colon")):
     "A DATA_ROOT for `cde reproduce` from the embedded real nuclei crops: `<domain>/dev/<class>/*.png` with `<domain>/meta.csv`."
     import csv
     from cde.crops import save_crops
-from cde.data import load_domain
+    from cde.data import load_domain
     cs = load_domain("sample", progress=False)
     for dom in domains:
         paths = save_crops(cs, root/dom/"dev")
