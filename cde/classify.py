@@ -221,21 +221,21 @@ def shrink_class(cs: CropSet, cls: int, fraction: float = 0.1, seed: int = 0) ->
     drop = set(rng.choice(idx, len(idx) - keep_n, replace=False).tolist())
     return cs.subset(np.array([i not in drop for i in range(len(cs))], bool)), len(idx) - keep_n
 
-def protocol_arms(protocol: str, train: CropSet, synthetic=None, seed: int = 0, n_synthetic: int | None = None,
+def protocol_arms(protocol: str, train_set: CropSet, synthetic=None, seed: int = 0, n_synthetic: int | None = None,
                   imbalance_class: str | None = None, imbalance_fraction: float = 0.1, size=None, channels=None) -> list:
     "The training sets of `protocol`: a list of (arm name, CropSet, {'n_real', 'n_synthetic'})."
     if protocol not in PROTOCOLS: raise ValueError(f"--protocol: unknown {protocol!r}; allowed: {_allowed(PROTOCOLS)}")
     if protocol in NEEDS_SYNTHETIC and synthetic is None: raise ValueError(f"--protocol {protocol} needs --synthetic (a GAN run directory or a synthetic folder)")
-    counts = train.counts() if n_synthetic is None else {c: int(n_synthetic) for c in train.classes}
-    draw = lambda cnt: draw_synthetic(synthetic, cnt, train.classes, seed, size, channels)
+    counts = train_set.counts() if n_synthetic is None else {c: int(n_synthetic) for c in train_set.classes}
+    draw = lambda cnt: draw_synthetic(synthetic, cnt, train_set.classes, seed, size, channels)
     sizes = lambda r, s: {"n_real": len(r) if r is not None else 0, "n_synthetic": len(s) if s is not None else 0}
-    if protocol == "trtr": return [("trtr", train, sizes(train, None))]
+    if protocol == "trtr": return [("trtr", train_set, sizes(train_set, None))]
     if protocol == "tstr": s = draw(counts); return [("tstr", s, sizes(None, s))]
-    if protocol == "mixed": s = draw(counts); return [("mixed", concat_sets(train, s), sizes(train, s))]
-    tc = train.counts()
+    if protocol == "mixed": s = draw(counts); return [("mixed", concat_sets(train_set, s), sizes(train_set, s))]
+    tc = train_set.counts()
     cls = imbalance_class or min(tc, key=tc.get)
-    if cls not in train.classes: raise ValueError(f"--imbalance-class: unknown {cls!r}; allowed: {_allowed(train.classes)}")
-    shrunk, removed = shrink_class(train, train.classes.index(cls), imbalance_fraction, seed)
+    if cls not in train_set.classes: raise ValueError(f"--imbalance-class: unknown {cls!r}; allowed: {_allowed(train_set.classes)}")
+    shrunk, removed = shrink_class(train_set, train_set.classes.index(cls), imbalance_fraction, seed)
     s = draw({cls: removed})
     return [(f"imbalance_real_{cls}", shrunk, sizes(shrunk, None)), (f"imbalance_restored_{cls}", concat_sets(shrunk, s), sizes(shrunk, s))]
 

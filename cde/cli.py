@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse, contextlib, json, sys
 from pathlib import Path
 import torch
-from .config import PROFILE_NAMES, _allowed, get_device
+from .config import PROFILE_NAMES, _allowed, get_device, make_run_dir, save_json
 import numpy as np
 from .crops import save_crops
-from .data import DOMAINS, list_domains, load_domain, summarize, format_summary, _jsonable
+from .data import DOMAINS, get_domain, list_domains, load_domain, summarize, format_summary, _jsonable
 from .download import DOWNLOADS, DownloadError, download_domain
 from .curate import (DEFAULT_CURATION, DENOISERS, NORMALIZERS, resolve_curation, apply_labels, curate, write_folder,
                         curation_figure)
@@ -90,7 +90,6 @@ def cli_data(argv: list[str]) -> int:
 
 def cli_download(argv: list[str]) -> int:
     "`cde download DOMAIN [--out DIR]`: fetch a public domain's source archives."
-    from cde.data import DOMAINS
     p = argparse.ArgumentParser(prog="cde download", description="Fetch a domain's public source data (needs internet).")
     p.add_argument("domain", help=f"one of {', '.join(DOWNLOADS)}")
     p.add_argument("--out", metavar="DIR", help="target folder (default: where `cde data --dataset DOMAIN` looks)")
@@ -135,8 +134,6 @@ def _curate_parser() -> argparse.ArgumentParser:
 
 def cli_curate(argv: list[str]) -> int:
     "`cde curate`: curate a domain and write the result as a folder domain with report.json and curation.png."
-    from cde.config import make_run_dir, save_json
-    from cde.data import get_domain
     p = _curate_parser()
     try: a = p.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)

@@ -49,13 +49,13 @@ def _val_loss(model, xv, yv, batch_size, device) -> tuple[float, float]:
     p = torch.from_numpy(predict_proba(model, xv, batch_size * 4, device))
     return float(F.nll_loss(p.clamp_min(1e-12).log(), yv)), float((p.argmax(1) == yv).float().mean())
 
-def fit(model: nn.Module, train: CropSet, val: CropSet, cfg: dict, seed: int = 0, device="cpu",
+def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int = 0, device="cpu",
         progress: bool = True, desc: str = "") -> dict:
-    "Train `model` on `train` (AdamW, cross-entropy) within cfg's epoch/step/time budget, early-stopping on `val` loss."
+    "Train `model` on `train_set` (AdamW, cross-entropy) within cfg's epoch/step/time budget, early-stopping on `val` loss."
     from tqdm.auto import tqdm
     device = torch.device(device); model.to(device)
     g = torch.Generator().manual_seed(seed)
-    x, y = to_tensor(train.images), torch.from_numpy(train.labels)
+    x, y = to_tensor(train_set.images), torch.from_numpy(train_set.labels)
     xv, yv = to_tensor(val.images), torch.from_numpy(val.labels)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     bs = min(cfg["batch_size"], len(x)); spe = max(1, len(x) // bs)  # drop the last partial batch (BatchNorm)

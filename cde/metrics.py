@@ -420,10 +420,10 @@ def _pixels(imgs: list) -> np.ndarray | None:
     x = np.stack(imgs).reshape(len(imgs), -1).astype(np.float32) / 255.0
     return x / np.sqrt(x.shape[1])
 
-def memorization_audit(synthetic, train, holdout, syn_feats=None, train_feats=None, hold_feats=None,
+def memorization_audit(synthetic, train_set, holdout, syn_feats=None, train_feats=None, hold_feats=None,
                        quantile: float = 0.05, **kw) -> dict:
     "Nearest training crop of every synthetic crop (Inception and pixel space) and the fraction flagged as too close."
-    S, T, H = load_images(synthetic, "synthetic"), load_images(train, "train"), load_images(holdout, "holdout")
+    S, T, H = load_images(synthetic, "synthetic"), load_images(train_set, "train"), load_images(holdout, "holdout")
     feats = {"synthetic": syn_feats, "train": train_feats, "holdout": hold_feats}
     for k, imgs in (("synthetic", S), ("train", T), ("holdout", H)):
         if feats[k] is None: feats[k] = inception_features(imgs, name=k, **kw)
@@ -459,10 +459,10 @@ def write_audit_csv(audit: dict, path) -> Path:
                    f"{audit[s]['nn_dist'][i]:.6g}", int(audit[s]["flagged"][i]))])
     return atomic_write_bytes(path, buf.getvalue().encode())
 
-def audit_grid(synthetic, train, audit: dict, space: str = "feature", k: int = 8, path=None):
+def audit_grid(synthetic, train_set, audit: dict, space: str = "feature", k: int = 8, path=None):
     "Figure of the k closest synthetic / nearest-training pairs (top: synthetic, bottom: training), distance above."
     import matplotlib.pyplot as plt
-    S, T = load_images(synthetic, "synthetic"), load_images(train, "train")
+    S, T = load_images(synthetic, "synthetic"), load_images(train_set, "train")
     a = audit[space]; order = np.argsort(a["nn_dist"])[:k]
     fig, ax = plt.subplots(2, len(order), figsize=(1.4 * len(order), 3.2), squeeze=False)
     for j, i in enumerate(order):

@@ -178,10 +178,10 @@ def unit_classes(cfg: dict) -> int:
     "Number of classes the unit networks are conditioned on (0 = unconditional)."
     return len(cfg["classes"]) if cfg["effective_strategy"] == "conditional" else 0
 
-def check_batch(cfg: dict, train: CropSet, world: int = 1):
+def check_batch(cfg: dict, train_set: CropSet, world: int = 1):
     "Error when `batch_size` exceeds the training crops a unit has per process."
     for name, ci in run_units(cfg):
-        n = len(train) if ci is None else int((train.labels == ci).sum())
+        n = len(train_set) if ci is None else int((train_set.labels == ci).sum())
         if cfg["batch_size"] * world > n:
             what = "the training set" if ci is None else f"class {name!r}"
             raise ValueError(f"batch_size: {cfg['batch_size']} (× {world} processes) is larger than the {n} training crops of "

@@ -175,9 +175,9 @@ def _prune_snapshots(out, names: list, unit: int, step: int):
     atomic_write_bytes(out/"snapshots"/"snapshots.jsonl", "".join(json.dumps(r) + "\n" for r in keep).encode())
 
 # %% ../nbs/04_train.ipynb #0fa7295d
-def _unit_data(train: CropSet, ci):
-    idx = np.arange(len(train)) if ci is None else np.flatnonzero(train.labels == ci)
-    return to_tensor(train.images[idx]), torch.from_numpy(train.labels[idx])
+def _unit_data(train_set: CropSet, ci):
+    idx = np.arange(len(train_set)) if ci is None else np.flatnonzero(train_set.labels == ci)
+    return to_tensor(train_set.images[idx]), torch.from_numpy(train_set.labels[idx])
 
 def _policy(cfg) -> str:
     return default_policy(cfg["channels"]) if cfg["augment"] == "auto" else cfg["augment"]
