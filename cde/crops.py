@@ -13,8 +13,8 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'DOMAIN_SPLITS', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array',
-           'read_image', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder',
-           'split_by_source', 'standard_split', 'split_unit']
+           'read_image', 'image_channels', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels',
+           'read_folder', 'split_by_source', 'standard_split', 'split_unit']
 
 # %% ../nbs/01_crops.ipynb #2b5d316c
 @dataclass
@@ -60,7 +60,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 # %% ../nbs/01_crops.ipynb #e06c5c72
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".pgm", ".ppm")  # what every folder reader lists
 
 class ImageReadError(ValueError):
     "A file that is not a readable image (corrupt, truncated, unsupported mode)."
@@ -110,6 +110,13 @@ def read_image(path, channels: int) -> np.ndarray:
     if a.ndim != 2 and not (a.ndim == 3 and a.shape[-1] in (1, 3)):
         raise ImageReadError(f"cannot read image {path}: unsupported pixel layout {a.shape}")
     return _as_channels(a, channels)
+
+def image_channels(path) -> int:
+    "The channels a file's pixels have by their mode: 1 for bilevel, gray (± alpha), 16-bit and float images, else 3."
+    try:
+        with Image.open(path) as im: return 1 if im.mode in _GRAY_MODES + _DEEP_MODES else 3
+    except _PIL_ERRORS as e:
+        raise ImageReadError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
 
 def resize_square(a: np.ndarray, size: int) -> np.ndarray:
     "Resize a uint8 H×W×C array to size×size with Lanczos (no-op when already that size)."

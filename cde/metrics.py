@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .config import cache_dir, get_device, sha256_file, save_json, atomic_write_bytes, load_json, portable_path
-from .crops import CropSet, ImageReadError, IMAGE_EXTS, read_image, read_folder, resize_square, split_by_source, split_unit
+from .crops import CropSet, ImageReadError, IMAGE_EXTS, image_channels, read_image, read_folder, resize_square, split_by_source, split_unit
 
 # %% auto #0
-__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE_VERSION', 'FOLDER_EXTS', 'inception_candidates',
+__all__ = ['INCEPTION_FILE', 'INCEPTION_URL', 'KNOWN_INCEPTION_SHA256', 'FEATURE_VERSION', 'inception_candidates',
            'find_inception', 'verify_inception', 'Inception', 'load_inception', 'to_rgb', 'folder_files', 'load_images',
            'image_keys', 'images_digest', 'clean_resize', 'inception_features', 'cleanfid_folder_features',
            'fid_from_features', 'kid_from_features', 'bootstrap_fid', 'compute_prdc', 'features_of', 'compute_fid',
@@ -116,9 +116,6 @@ def load_inception(weights=None, device=None, download: bool = True) -> Inceptio
     return _load_inception(str(p), src, str(get_device(device, mps=False)))
 
 # %% ../nbs/05_metrics.ipynb #daf36cdd
-FOLDER_EXTS = tuple(sorted(set(IMAGE_EXTS) | {".webp", ".pgm", ".ppm"}))
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-
 def to_rgb(images: np.ndarray) -> np.ndarray:
     "uint8 N×H×W×C (C in 1, 3) → N×H×W×3; grayscale replicated to 3 channels."
     if images.ndim != 4 or images.shape[-1] not in (1, 3): raise ValueError(f"expected N×H×W×C with C in (1, 3), got {images.shape}")
@@ -127,14 +124,8 @@ def to_rgb(images: np.ndarray) -> np.ndarray:
 def folder_files(root) -> list:
     "Image files under `root`, recursively, sorted (hidden files and folders skipped)."
     root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in FOLDER_EXTS and p.is_file()
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
-
-def _native_channels(p: Path) -> int:
-    from PIL import Image
-    try:
-        with Image.open(p) as im: return 1 if im.mode in _GRAY_MODES else 3
-    except Exception as e: raise ImageReadError(f"cannot read image {p}: {type(e).__name__}: {e}") from None
 
 def _check_channels(chans, where, name):
     kinds = sorted(set(chans))
@@ -151,10 +142,10 @@ def load_images(x, name: str = "images", progress: bool = False) -> list:
         root = Path(x)
         if not root.is_dir(): raise FileNotFoundError(f"set {name}: folder {root} does not exist")
         files = folder_files(root)
-        if not files: raise ValueError(f"set {name}: no images ({', '.join(FOLDER_EXTS)}) under {root}")
+        if not files: raise ValueError(f"set {name}: no images ({', '.join(IMAGE_EXTS)}) under {root}")
         chans, imgs = [], []
         for p in tqdm(files, desc=f"reading {name}", unit="img", disable=not progress, file=sys.stderr):
-            try: chans.append(_native_channels(p)); imgs.append(read_image(p, 3))
+            try: chans.append(image_channels(p)); imgs.append(read_image(p, 3))  # the one image reader (cde.crops)
             except ImageReadError as e: raise ImageReadError(f"set {name}: {e}") from None
         _check_channels(chans, [f.name for f in files], name)
     elif isinstance(x, np.ndarray):
