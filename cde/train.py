@@ -19,7 +19,7 @@ from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, Checkpoint
 # %% auto #0
 __all__ = ['split_budget', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
            'Checkpointer', 'LossLog', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step',
-           'g_step', 'snapshot_due', 'train', 'train_loop']
+           'g_step', 'gan_step', 'snapshot_due', 'train', 'train_loop']
 
 # %% ../nbs/04_train.ipynb #d0e87552
 def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list:
@@ -153,6 +153,18 @@ def g_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", autocast=c
     opt.zero_grad(set_to_none=True); backward(loss_g); opt.step()
     return loss_g.detach()
 
+def _separate(cfg) -> bool:
+    "Whether real and fake images go through D in separate batches (batch norm in the DCGAN D; minibatch stddev in the resnet D)."
+    return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True
+
+def gan_step(G, D, oG, oD, backward, real, z, y, aug, cfg, step: int, autocast=contextlib.nullcontext) -> tuple:
+    "One GAN step: G draws a batch from `z`, one D update (the loss and lazy R1 / R2 of `cfg`), one G update. Returns ([loss_G, loss_D, D(real), D(fake)] in fp32, real logits, fake logits)."
+    with autocast(): fake = G(z, y)
+    r1, r2 = (lazy_weight(cfg[k], step, cfg["reg_every"]) for k in ("r1_gamma", "r2_gamma"))
+    loss_d, lr, lf = d_step(D, oD, backward, real, fake, y, aug, cfg["loss"], _separate(cfg), r1, r2, autocast)
+    loss_g = g_step(D, oG, backward, real, fake, y, aug, cfg["loss"], autocast)
+    return torch.stack([loss_g, loss_d, torch.sigmoid(lr).mean(), torch.sigmoid(lf).mean()]).float(), lr, lf
+
 # %% ../nbs/04_train.ipynb #6fbe102b
 def snapshot_due(frac: float, snaps: int, last: bool = False) -> int:
     "How many of `snaps` snapshot points (fractions 1/snaps … 1) a unit has reached at fraction `frac`; the last only at its end."
@@ -192,10 +204,6 @@ def _ema_decay(cfg, step: int, batch: int) -> float:
     "This step's EMA decay: StyleGAN2-ADA's half-life in images when `ema_kimg` is set, else the fixed `ema` with its ramp."
     if cfg.get("ema_kimg"): return ema_beta(batch, step * batch, cfg["ema_kimg"], cfg.get("ema_rampup", 0.05))
     return min(cfg["ema"], (1 + step) / (10 + step))  # ramp-up: early weights fade fast
-
-def _separate(cfg) -> bool:
-    "Whether real and fake images go through D in separate batches (batch norm in the DCGAN D; minibatch stddev in the resnet D)."
-    return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True
 
 def _ada_accumulate(ada: list, signs: torch.Tensor, step: int, cfg, batch: int, acc=None) -> list:
     "Add one D step's overfitting signs to [p, sum, count]; every `ada_interval` steps turn them into a new p (summed over processes)."
@@ -270,7 +278,6 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
     z_fixed, y_fixed = sample_latents(cfg, ncls)
     sizes = [len(train_cs) if ci is None else int((train_cs.labels == ci).sum()) for _, ci in units]
     budgets = split_budget(cfg["time_budget_s"], sizes, cfg["budget_split"])
-    sep, reg_every = _separate(cfg), cfg["reg_every"]
     log, ckpt = LossLog(out/"losses.csv", rows, names, ada_on, write=main), Checkpointer(out, cfg["keep_checkpoints"])
     for k in range(start_unit, len(units)):
         name, ci = units[k]
@@ -331,12 +338,8 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             z = torch.randn(bs, cfg["nz"], generator=gz).to(dev)
             p = ada[0] if ada_on else None
             aug = lambda x: diff_augment_p(x, policy, p, ga)
-            with amp(): fake = G(z, y)
-            loss_d, lr_, lf_ = d_step(D, oD, acc.backward, real, fake, y, aug, cfg["loss"], sep,
-                                      lazy_weight(cfg["r1_gamma"], step, reg_every), lazy_weight(cfg["r2_gamma"], step, reg_every), amp)
-            loss_g = g_step(D, oG, acc.backward, real, fake, y, aug, cfg["loss"], amp)
+            vals, lr_, lf_ = gan_step(G, D, oG, oD, acc.backward, real, z, y, aug, cfg, step, amp)
             if E is not None: ema_update(E, uG, _ema_decay(cfg, step, bs * world))
-            vals = torch.stack([loss_g, loss_d, torch.sigmoid(lr_).mean(), torch.sigmoid(lf_).mean()]).float()
             if world > 1: vals = acc.reduce(vals, "mean")
             step += 1
             if ada_on: ada = _ada_accumulate(ada, ada_signs(cfg["loss"], lr_, lf_), step, cfg, bs * world, acc if world > 1 else None)
