@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from .config import (Profile, _allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
                         environment_info)
-from .crops import CropSet, standard_split, read_folder, split_unit
-from .data import load_domain
+from .crops import CropSet, read_folder, split_unit
+from .data import load_domain, standard_split
+from .run import generate, load_run_parts  # a GAN run as the synthetic source
 from .metrics import _group_rows, _resample  # the cluster bootstrap's resampling, shared with FID's
 from .networks import ARCHITECTURES, ARCH_LABELS, ARCH_LR_SCALE, build_classifier, n_params
 from .fitting import prepare, predict_proba, fit
@@ -204,7 +205,6 @@ def draw_synthetic(synthetic, counts: dict, classes: list, seed: int = 0, size: 
             if n > len(idx): raise ValueError(f"--synthetic holds {len(idx)} crops of class {c!r}, {n} needed (lower --n-synthetic or give more synthetic crops)")
             parts.append(pool.subset(np.sort(rng.choice(idx, n, replace=False))))
     else:
-        from cde.run import generate  # lazy: only a GAN run needs it
         for c, n in counts.items():
             if n > 0: parts.append(generate(synthetic, int(n), seed=seed, class_name=c))
     out = []
@@ -351,8 +351,7 @@ def validate_run(run_dir, *, protocols=("tstr", "trtr"), models=ARCHITECTURES, p
                  out=None, **kw) -> dict:
     "Classifier validation of a GAN run directory: its real train/val/test split and synthetic crops from its generator."
     if not is_run_dir(run_dir): raise FileNotFoundError(f"{run_dir} is not a GAN run directory (config.json and data.json)")
-    from cde.run import load_run_data
-    parts = {k: load_run_data(run_dir, k) for k in ("train", "val", "test")}
+    parts = load_run_parts(run_dir)
     gan_sources = load_json(Path(run_dir)/"data.json").get("sources", {}).get("train", [])
     return run_validation(parts, protocols=protocols, models=models, synthetic=run_dir, profile=profile, seed=seed, out=out,
                           gan_train_sources=gan_sources, **kw)
@@ -386,8 +385,7 @@ def _real_parts(run, *, dataset=None, data_dir=None, split_seed=None, seed: int 
     split_seed = split_seed if split_seed is not None else rcfg.get("split_seed", seed)
     gan_sources = tuple(load_json(Path(run)/"data.json").get("sources", {}).get("train", [])) if run else ()
     if run and not given:
-        from cde.run import load_run_data  # the run's exact crops (and curation)
-        parts = {k: load_run_data(run, k) for k in ("train", "val", "test")}
+        parts = load_run_parts(run)  # the run's exact crops (and curation)
     else:
         kw = {"channels": channels} if channels else ({"channels": rcfg["channels"]} if rcfg.get("channels") else {})
         cs = load_domain(dataset, data_dir, size=None, progress=progress, **kw)

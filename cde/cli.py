@@ -364,7 +364,6 @@ def cli_export(argv: list[str]) -> int:
 # %% ../nbs/99_cli.ipynb #87340e7d
 def cli_reproduce(argv: list) -> int:
     "`cde reproduce --data-root DIR [--profile quick] [--out runs/reproduce] [--figures DIR] [--resume DIR | --new] [--download]`."
-    import argparse
     p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1. "
                                 "Each run gets a new numbered folder under --out; running the same command again resumes the newest unfinished one.")
     p.add_argument("--data-root", required=True, help="folder holding nuclei/, blood/, colon/ (each with dev/<class>/*.png)")

@@ -90,12 +90,12 @@ def resolve_profile(name, device=None) -> Profile:
     if isinstance(name, Profile): return name
     if isinstance(name, Mapping):
         if set(name) != {"name", *PROFILE_PARTS}: raise ValueError(f"profile: a resolved profile has the keys name, {_allowed(PROFILE_PARTS)}; got {_allowed(name)}")
-        return Profile(name["name"], *(MappingProxyType(dict(name[k])) for k in PROFILE_PARTS))
-    if name not in PROFILE_NAMES: raise ValueError(f"unknown profile {name!r}; allowed: {_allowed(PROFILE_NAMES)}")
-    if name == "auto":
-        dev = torch.device(device) if device is not None else get_device()
-        name = "paper" if dev.type == "cuda" else "quick"
-    return Profile(name, *(MappingProxyType(dict(PROFILES[name][k])) for k in PROFILE_PARTS))
+        name, parts = name["name"], name
+    else:
+        if name not in PROFILE_NAMES: raise ValueError(f"unknown profile {name!r}; allowed: {_allowed(PROFILE_NAMES)}")
+        if name == "auto": name = "paper" if (torch.device(device) if device is not None else get_device()).type == "cuda" else "quick"
+        parts = PROFILES[name]
+    return Profile(name, *(MappingProxyType(dict(parts[k])) for k in PROFILE_PARTS))
 
 # %% ../nbs/00_config.ipynb #69c29520
 def sha256_file(path, chunk: int = 1 << 20) -> str:

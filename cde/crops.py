@@ -12,9 +12,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'DOMAIN_SPLITS', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array',
-           'read_image', 'image_channels', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels',
-           'read_folder', 'split_by_source', 'standard_split', 'split_unit']
+__all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array', 'read_image',
+           'image_channels', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder',
+           'split_by_source', 'split_unit']
 
 # %% ../nbs/01_crops.ipynb #2b5d316c
 @dataclass
@@ -250,12 +250,7 @@ def split_by_source(cs: CropSet, fractions: dict, seed: int = 0) -> dict:
     return out
 
 # %% ../nbs/01_crops.ipynb #bb8c11a1
-STANDARD_SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}
-DOMAIN_SPLITS: dict[str, dict] = {}  # a domain's own fractions by domain name, filled by `cde.data.register_domain`
-
-def standard_split(cs: CropSet, seed: int = 0) -> dict:
-    "The train / val / test split by source image shared by GAN training and validation (70 / 10 / 20 % unless the domain sets its own)."
-    return split_by_source(cs, DOMAIN_SPLITS.get(cs.domain) or STANDARD_SPLIT, seed)
+STANDARD_SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}  # `cde.data.standard_split`'s fractions unless a domain sets its own
 
 # %% ../nbs/01_crops.ipynb #47c87b22
 _TALEQANI_SOURCE = re.compile(r"(^|/)(benign|early|pre|pro)/[^/]+\.(jpe?g|png|bmp|tiff?)$", re.I)  # <class folder>/<field file>

@@ -9,20 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np
-# the crop-set core, the readers and the downloads live in their own modules; the names other modules and
-# scripts import from `cde.data` stay importable from here
-from .crops import (CropSet, to_tensor, to_uint8, IMAGE_EXTS, ImageReadError, open_array, read_image, resize_square,
-                       save_crops, read_folder, infer_channels, bbbc018_samples, split_by_source, STANDARD_SPLIT, DOMAIN_SPLITS,
-                       standard_split, split_unit)
-from .readers import (NUCLEUS_WINDOW, SAMPLE_SPLIT, _is_class_tree, _read_class_tree, _dsb_root, read_dsb2018,
+from .crops import CropSet, IMAGE_EXTS, split_by_source, STANDARD_SPLIT, split_unit
+from .readers import (SAMPLE_SPLIT, _is_class_tree, _read_class_tree, _dsb_root, read_dsb2018,
                          _bccd_dirs, read_bccd, _cnmc_dirs, read_cnmc, _taleqani_dirs, read_taleqani, _bbbc018_dirs,
-                         read_bbbc018, _tiff_fields, read_tiff_fields, read_dib, embedded_dir, read_sample, read_ihc)
-from .download import DOWNLOADS, DownloadError, download_file, download_domain
+                         read_bbbc018, _tiff_fields, read_tiff_fields, embedded_dir, read_sample, read_ihc)
+from .download import DOWNLOADS
 
 # %% auto #0
 __all__ = ['DOMAINS', 'CACHE_VERSION', 'Domain', 'register_domain', 'get_domain', 'default_data_dir', 'missing_data_message',
-           'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain', 'summarize', 'format_summary',
-           'list_domains']
+           'standard_split', 'fingerprint', 'cache_path', 'save_cropset', 'load_cropset', 'load_domain', 'summarize',
+           'format_summary', 'list_domains']
 
 # %% ../nbs/01b_data.ipynb #54b0a606
 @dataclass
@@ -45,8 +41,6 @@ DOMAINS: dict[str, Domain] = {}
 def register_domain(d: Domain) -> Domain:
     "Add `d` to the registry (replacing a domain of the same name)."
     DOMAINS[d.name] = d
-    if d.split: DOMAIN_SPLITS[d.name] = d.split  # what `standard_split` uses for this domain's crops
-    else: DOMAIN_SPLITS.pop(d.name, None)
     return d
 
 def get_domain(name: str) -> Domain:
@@ -68,6 +62,12 @@ def missing_data_message(name: str, data_dir=None) -> str:
     return (f"dataset {name!r}: data directory {where} not found or empty. Two ways out:\n"
             f"  1. provide the local layout {d.layout}\n     and pass --data-dir DIR (Python: data_dir=DIR);\n"
             f"  2. {way2}.")
+
+# %% ../nbs/01b_data.ipynb #243038d9
+def standard_split(cs: CropSet, seed: int = 0) -> dict:
+    "The train / val / test split by source image shared by GAN training and validation (70 / 10 / 20 % unless the domain sets its own)."
+    d = DOMAINS.get(cs.domain)
+    return split_by_source(cs, (d.split if d is not None else None) or STANDARD_SPLIT, seed)
 
 # %% ../nbs/01b_data.ipynb #d31ec379
 register_domain(Domain("folder", "any root/<class>/*.{png,jpg,jpeg,tif,tiff,bmp} tree of your own crops "
@@ -203,28 +203,33 @@ def load_domain(name: str, data_dir=None, size: int | None = None, channels: int
         raise ValueError(f"dataset {name!r}: no reader recognises the layout of {root}; expected {d.layout}")
     fp = fingerprint(root) if root is not None else _embedded_fingerprint(d)
     path = cache_path(name, root, size, d.channels, fp)
-    cs = _load_cached(path) if cache else None
-    if cs is None:
+
+    def read() -> CropSet:
         cs, rep = reader(root, d, size, progress)
-        cs.domain = name
         cs.meta = {**cs.meta, "domain": name, "description": d.description, "data_dir": None if root is None else str(root),
                    "size": size, "channels": cs.channels, "reader": reader.__name__, "read_report": rep,
                    "n_sources": int(len(set(cs.sources))), "citation": d.citation,
                    "licence": d.licence or "; ".join(rep.get("licences", [])) or "not declared (your own data)",
                    "fingerprint": fp, "cache_file": str(path) if cache else None}
-        if cache: save_cropset(cs, path)
-        cs.meta["from_cache"] = False
-    if transform is None: return cs
+        return cs
+    if transform is None: return _cached_or(path if cache else None, name, read)
     tpath = cache_path(name, root, size, d.channels, fp, transform_key, transform_tag)
-    out = _load_cached(tpath) if cache else None
-    if out is None:
-        out = transform(cs)
-        out.domain = name
+
+    def transformed() -> CropSet:  # the crops as read (cached too), then transformed
+        cs = _cached_or(path if cache else None, name, read); out = transform(cs)
         out.meta = {**cs.meta, **{k: v for k, v in out.meta.items() if k not in cs.meta},
                     "cache_file": str(tpath) if cache else None, "n_sources": int(len(set(out.sources)))}
-        if cache: save_cropset(out, tpath)
-        out.meta["from_cache"] = False
-    return out
+        return out
+    return _cached_or(tpath if cache else None, name, transformed)  # a cached result needs no read of the untransformed crops
+
+def _cached_or(path: Path | None, name: str, make: Callable[[], CropSet]) -> CropSet:
+    "The CropSet cached at `path`; else `make()`'s (domain `name`), saved there. `path` None: no cache."
+    cs = _load_cached(path) if path is not None else None
+    if cs is None:
+        cs = make(); cs.domain = name
+        if path is not None: save_cropset(cs, path)
+        cs.meta["from_cache"] = False
+    return cs
 
 def _load_cached(path: Path) -> CropSet | None:
     "The cached CropSet at `path`, None when absent; a corrupt file is reported and ignored."

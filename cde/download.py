@@ -60,7 +60,7 @@ def _unpack(zpath: Path, out: Path, folder: str) -> Path:
 def download_domain(name: str, out=None, timeout: float = 15, source: str = "cnmc", url_base: str | None = None,
                     progress: bool = True, force: bool = False) -> Path:
     "Fetch domain `name` into `out` (default: where load_domain looks); DownloadError with the local layout when offline."
-    from cde.data import default_data_dir, get_domain  # here, not at the top: cde.data re-exports this module
+    from cde.data import default_data_dir, get_domain  # here, not at the top: cde.data imports this module (DOWNLOADS)
     if name not in DOWNLOADS:
         raise ValueError(f"`cde download {name}`: nothing to download" + (
             " (it is embedded in the package)" if not get_domain(name).needs_data else " (`folder` is your own data)" if name == "folder"

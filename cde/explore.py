@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from .config import load_json
 from .crops import to_tensor, to_uint8
+from .run import load_generator, load_discriminator, load_run_data
 
 # %% auto #0
 __all__ = ['slerp', 'Explorer']
@@ -32,7 +33,6 @@ class Explorer:
         self._G, self._D, self._train = {}, {}, None
     def _unit(self, c: str) -> str: return c if self.strategy == "per_class" else "all"
     def _nets(self, c: str):
-        from cde.run import load_generator, load_discriminator
         u = self._unit(c)
         if u not in self._G: self._G[u], self._D[u] = load_generator(self.run_dir, u), load_discriminator(self.run_dir, u)
         return self._G[u], self._D[u]
@@ -55,7 +55,6 @@ class Explorer:
     def nearest(self, img: np.ndarray, class_name: str):
         "The training crop of `class_name` nearest to `img` in pixel space (RMS distance in 0..255 units) and its source."
         if self._train is None:
-            from cde.run import load_run_data
             self._train = load_run_data(self.run_dir, "train")
         tr = self._train.subset(self._train.labels == self._train.classes.index(class_name))
         d = np.sqrt(((tr.images.reshape(len(tr), -1).astype(np.float32) - img.reshape(1, -1).astype(np.float32)) ** 2).mean(1))

@@ -10,6 +10,7 @@ import numpy as np
 from .config import load_json, save_json, sha256_file, portable_path
 from .crops import CropSet, save_crops, split_unit
 from .data import get_domain
+from .run import discriminator_scores, generate, load_run_data
 
 # %% auto #0
 __all__ = ['HUB_LICENCES', 'LOAD_SECTION', 'source_licences', 'inherited_terms', 'datacard_markdown', 'hub_licence',
@@ -116,7 +117,6 @@ def hub_front_matter(card: dict) -> str:
 # %% ../nbs/08_export.ipynb #aebc23c6
 def image_metadata(run_dir, cs: CropSet, files: list, seed: int) -> list:
     "One `metadata.jsonl` row per exported image: its file, class, generation seed and index, the run's discriminator score (per-class runs: that class's D; higher = more real-looking to D) and the RMS pixel distance (0–1 intensity units) to, and source of, its nearest training crop."
-    from cde.run import discriminator_scores, load_run_data
     from cde.metrics import nearest_neighbours, _pixels
     train_cs = load_run_data(run_dir, "train")
     idx, dist = nearest_neighbours(_pixels(list(cs.images)), _pixels(list(train_cs.images)))
@@ -152,7 +152,6 @@ unchanged with `huggingface_hub.upload_folder(repo_id=..., repo_type="dataset", 
 def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None = None) -> Path:
     "Write `n` synthetic crops of a run as `out/<class>/*.png` with `metadata.jsonl`, the dataset card `README.md` (Hugging Face Hub front matter) and `datacard.json` (provenance and checksums)."
     import hashlib, cde
-    from cde.run import generate
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
     cfg, data = load_json(run_dir/"config.json"), load_json(run_dir/"data.json")

@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
-from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance
+from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance, next_run_dir, numbered_run_dirs
 from .crops import CropSet, to_tensor, split_unit
-from .download import DownloadError
+from .download import DownloadError, download_domain
+from .run import read_losses, has_ema, generate, discriminator_scores, load_run_data
 
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
@@ -38,7 +39,6 @@ def paper_fid(domain: str) -> str:
 # %% ../nbs/07_figures.ipynb #2dc3f60a
 def loss_frame(runs: dict) -> pd.DataFrame:
     "Per-epoch G and D losses of several runs (`{domain: run_dir}`) in long form: domain, unit, epoch, net, loss."
-    from cde.run import read_losses
     parts = []
     for dom, rd in runs.items():
         df = read_losses(rd)
@@ -67,7 +67,6 @@ def plot_losses(runs: dict, caption: str = "", path=None) -> plt.Figure:
 # %% ../nbs/07_figures.ipynb #982693a4
 def scoring(run_dir) -> dict:
     "Which generator draws a run's samples for Figures 2–4 (`cde.run.generate`: EMA when the run keeps one) and which discriminator scores them, with a caption `text`."
-    from cde.run import has_ema
     cfg = load_json(Path(run_dir)/"config.json")
     strat, ema = cfg["effective_strategy"], has_ema(cfg)
     gen = "EMA generator" if ema else "raw generator (the run keeps no EMA)"
@@ -87,7 +86,6 @@ def rank_within_class(labels, scores) -> np.ndarray:
 # %% ../nbs/07_figures.ipynb #e68d6b9f
 def judged(run_dir, n: int = 256, seed: int = 0) -> tuple[CropSet, np.ndarray]:
     "`n` generated crops of a run and their discriminator scores, by class and within a class from the highest score to the lowest; `meta['scoring']` names the generator and discriminator (`scoring`)."
-    from cde.run import generate, discriminator_scores
     fake = generate(run_dir, n, seed=seed)
     s = np.asarray(discriminator_scores(run_dir, fake.images, fake.labels), dtype=float)
     order = rank_within_class(fake.labels, s)
@@ -285,7 +283,6 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
 # %% ../nbs/07_figures.ipynb #b4ab5537
 def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judge: int = 256, seed: int = 0) -> dict:
     "Figures 1–4, the FID table and Table 1 from finished `run_domain` output folders, written into `figures_dir`."
-    from cde.run import load_run_data
     fd = Path(figures_dir); fd.mkdir(parents=True, exist_ok=True)
     runs = {dom: Path(d)/"gan" for dom, d in domain_dirs.items()}
     written = {"figure1": plot_losses(runs, caption, fd/"figure1_losses.png") and fd/"figure1_losses.png"}
@@ -315,7 +312,6 @@ def reproduce_request(data_root, profile: Profile, seed: int = 0, domains=PAPER_
 
 def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
     "(run folder, resumed?) for a reproduction: `resume` is a folder to continue, `'auto'` (the newest unfinished folder under `out` made for the same request, else a new one) or `'new'` (a new numbered folder `out/NNNNN-reproduce-<profile>`, never an existing one)."
-    from cde.config import next_run_dir, numbered_run_dirs
     out = Path(out)
     if resume not in ("auto", "new"):
         d = Path(resume)
@@ -338,7 +334,6 @@ def reproduce_dir(out, request: dict, resume="auto") -> tuple[Path, bool]:
 # %% ../nbs/07_figures.ipynb #e1e01ca7
 def download_missing(data_root, domains=PAPER_DOMAINS, **kw) -> dict:
     "`cde reproduce --download`: fetch each domain missing from `data_root` with `cde download` into `data_root/<domain>`; `{domain: folder}`. Domains already there are left alone."
-    from cde.download import download_domain
     got = {}
     for dom in domains:
         d = Path(data_root)/dom
@@ -352,7 +347,6 @@ def reproduce(data_root, *, out="runs/reproduce", figures_dir=None, profile: str
               domains=PAPER_DOMAINS, jobs: int = 1, resume="auto", **params) -> dict:
     "Run every paper domain through `run_domain.ipynb` (`jobs` at a time) in a numbered run folder under `out` and assemble Figures 1–4, the FID table and Table 1 into `figures_dir` (default: the run folder's `figures/`); `reproduce.json` records the provenance. A rerun with the same arguments resumes the newest unfinished run (see `reproduce_dir`)."
     import time
-    from cde.config import save_json
     for dom in domains:
         if not (Path(data_root)/dom).exists():
             raise FileNotFoundError(f"{Path(data_root)/dom} not found: `cde reproduce` expects DATA_ROOT/<domain>/dev "

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from collections.abc import Mapping
 from .config import PROFILES, _allowed, resolve_profile, get_device, atomic_write_bytes, load_json
-from .crops import CropSet, standard_split, to_tensor, to_uint8
-from .data import load_domain, get_domain
+from .crops import CropSet, to_tensor, to_uint8
+from .data import load_domain, get_domain, standard_split
 from .curate import load_curated
 from .gan import MODELS, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe
 from .augment import check_policy
@@ -22,7 +22,8 @@ __all__ = ['RUN_DEFAULTS', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS'
            'saved_user', 'resolve_saved', 'load_config_file', 'run_data', 'run_units', 'unit_classes', 'check_batch',
            'derive_seed', 'epoch_order', 'write_losses', 'read_losses', 'sample_latents', 'grid_image', 'save_grid',
            'CheckpointError', 'save_unit', 'load_unit_weights', 'list_snapshots', 'has_ema', 'load_generator',
-           'load_discriminator', 'split_counts', 'snapshot_path', 'generate', 'discriminator_scores', 'load_run_data']
+           'load_discriminator', 'split_counts', 'snapshot_path', 'generate', 'discriminator_scores', 'load_run_parts',
+           'load_run_data']
 
 # %% ../nbs/03b_run.ipynb #a9b1b1a1
 def check_trackers(log_with) -> list:
@@ -107,7 +108,7 @@ def saved_user(saved: dict) -> dict:
     if "precision" not in saved: legacy["precision"] = "bf16" if saved.get("amp", True) else "no"  # bf16 was hard-coded on CUDA
     return legacy | {k: v for k, v in saved.items() if k in CONFIG_KEYS}
 
-def resolve_saved(saved: dict) -> dict:
+def resolve_saved(saved: dict) -> RunConfig:
     "Resolve a run's saved `config.json`: an option the run predates takes its value of that time, not today's default."
     return resolve_config(saved_user(saved))
 
@@ -153,9 +154,8 @@ def run_data(cfg: RunConfig, progress: bool = False) -> tuple[RunConfig, dict]:
     "Load the domain, fill in size/channels/classes, check them, and return (cfg, {'train','val','test'} CropSets)."
     cfg = dict(cfg); d = get_domain(cfg["dataset"])
     cfg["size"] = cfg["size"] or d.size
-    if cfg["curate"]:  # curated crops (cached under their settings)
-        cs = load_curated(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, cfg["curate"], progress=progress)
-    else: cs = load_domain(cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels, progress=progress)
+    where = (cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels)
+    cs = load_curated(*where, cfg["curate"], progress=progress) if cfg["curate"] else load_domain(*where, progress=progress)
     cfg["channels"] = cs.channels
     if cfg["classes"] is None: cfg["classes"] = list(cs.classes)
     if isinstance(cfg["classes"], str): cfg["classes"] = [c for c in cfg["classes"].split(",") if c]
@@ -349,11 +349,14 @@ def discriminator_scores(run_dir, images_uint8: np.ndarray, labels=None, batch_s
         if strat == "single": break
     return out
 
+def load_run_parts(run_dir) -> dict:
+    "The real crops of a run's standard split, {'train', 'val', 'test'} (train: exactly the GAN's crops), read once."
+    _, parts = run_data(resolve_saved(_load_cfg(run_dir)))
+    if parts["train"].checksum() != load_json(Path(run_dir)/"data.json")["train_checksum"]:
+        warnings.warn(f"the training crops read now differ from those recorded in {run_dir}/data.json")
+    return parts
+
 def load_run_data(run_dir, part: str) -> CropSet:
     "The real crops of `part` ('train', 'val' or 'test') of a run's standard split (train: exactly the GAN's crops)."
     if part not in PARTS: raise ValueError(f"part: unknown {part!r}; allowed: {_allowed(PARTS)}")
-    saved = _load_cfg(run_dir)
-    _, parts = run_data(resolve_config({k: v for k, v in saved.items() if k in CONFIG_KEYS}))
-    if part == "train" and parts["train"].checksum() != load_json(Path(run_dir)/"data.json")["train_checksum"]:
-        warnings.warn(f"the training crops read now differ from those recorded in {run_dir}/data.json")
-    return parts[part]
+    return load_run_parts(run_dir)[part]

@@ -265,7 +265,8 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
     acc.wait_for_everyone()
     if trackers: acc.init_trackers("logs", config=tracker_config(cfg))  # TensorBoard: RUN_DIR/logs
     tb = acc.get_tracker("tensorboard", unwrap=True) if "tensorboard" in trackers and main else None
-    got = Checkpointer(out, cfg["keep_checkpoints"]).latest() if resume else None
+    ckpt = Checkpointer(out, cfg["keep_checkpoints"])
+    got = ckpt.latest() if resume else None
     start_unit, ck = (int(got[1]["unit"]), got[1]) if got else (0, None)
     if ck is not None and int(ck["world"]) != world: raise ValueError(f"--resume: checkpoint written by {ck['world']} processes, now {world}")
     policy, dev = _policy(cfg), acc.device
@@ -278,7 +279,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
     z_fixed, y_fixed = sample_latents(cfg, ncls)
     sizes = [len(train_cs) if ci is None else int((train_cs.labels == ci).sum()) for _, ci in units]
     budgets = split_budget(cfg["time_budget_s"], sizes, cfg["budget_split"])
-    log, ckpt = LossLog(out/"losses.csv", rows, names, ada_on, write=main), Checkpointer(out, cfg["keep_checkpoints"])
+    log = LossLog(out/"losses.csv", rows, names, ada_on, write=main)
     for k in range(start_unit, len(units)):
         name, ci = units[k]
         X, Y = _unit_data(train_cs, ci)

@@ -11,7 +11,8 @@ from cde import classify as C
 from cde import networks as N
 from cde.cli import cli_validate
 from cde.config import save_json
-from cde.crops import read_folder, standard_split
+from cde.crops import read_folder
+from cde.data import standard_split
 
 from realdata import SHARED, need_shared
 BLOOD = SHARED/"blood"

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from cde.crops import split_by_source, standard_split, bbbc018_samples
+from cde.crops import split_by_source, bbbc018_samples
+from cde.data import standard_split
 from cde.readers import read_dib
 from cde.data import load_domain
 
