@@ -85,7 +85,7 @@ def worker(job: dict) -> dict:
     finals, has_ema = {}, run_has_ema(cfg)
     fake = generate(run, job["n_gen"], seed=job["seed"], ema=has_ema)
     finals["ema" if has_ema else "raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
-    if has_ema:  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
+    if has_ema and job.get("raw", True):  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
         fake = generate(run, job["n_snap"], seed=job["seed"], ema=False)
         finals["raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
     curve = []
@@ -231,6 +231,7 @@ def main(argv=None):
     ap.add_argument("--runs", default="/tmp/cde_quality", help="where the run directories go (outside the repository)")
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--out", default=str(OUT), help="results JSON (the figure goes beside it, .png)")
+    ap.add_argument("--no-raw", action="store_true", help="skip scoring the raw (non-EMA) generator (saves one feature pass per run)")
     ap.add_argument("--report", action="store_true", help="only print the table and redraw the figure from the results file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -254,7 +255,8 @@ def main(argv=None):
                 resolve_config(dict(cfg))  # every option checked before any work, the error naming the key
                 run = Path(a.runs)/f"{dom}_{var}_b{int(a.budget)}_s{seed}"
                 jobs.append({"domain": dom, "variant": var, "seed": seed, "budget_s": a.budget, "config": cfg,
-                             "run_dir": str(run), "n_gen": a.n_gen, "n_snap": a.n_snap, "threads": 1, "git": git})
+                             "run_dir": str(run), "n_gen": a.n_gen, "n_snap": a.n_snap, "threads": 1, "git": git,
+                             "raw": not a.no_raw})
     real_features(jobs)
     print(f"{len(jobs)} runs, {a.jobs} at a time, {a.budget:g} s of training each; commit {git['commit']} "
           f"(dirty {git['dirty']})", flush=True)

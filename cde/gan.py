@@ -11,10 +11,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['RESOLUTIONS', 'MODELS', 'RECIPE_DEFAULTS', 'ARCHS', 'LOSSES', 'CondBatchNorm2d', 'Generator', 'Discriminator',
-           'init_dcgan', 'MinibatchStd', 'ResNetGenerator', 'ResNetDiscriminator', 'build_models', 'GANLoss',
-           'get_loss', 'd_loss_fn', 'g_loss_fn', 'ada_signs', 'grad_penalty', 'lazy_weight', 'ema_update', 'ema_beta',
-           'check_recipe']
+__all__ = ['RESOLUTIONS', 'MODELS', 'RECIPE_DEFAULTS', 'G_ARCHS', 'D_ARCHS', 'ARCHS', 'LOSSES', 'CondBatchNorm2d', 'Generator',
+           'Discriminator', 'init_dcgan', 'MinibatchStd', 'ResNetGenerator', 'ResNetDiscriminator', 'build_models',
+           'GANLoss', 'get_loss', 'd_loss_fn', 'g_loss_fn', 'ada_signs', 'grad_penalty', 'lazy_weight', 'lecam_reg',
+           'lecam_ema', 'ema_update', 'ema_beta', 'check_recipe']
 
 # %% ../nbs/03_gan.ipynb #efa57566
 class CondBatchNorm2d(nn.Module):
@@ -199,14 +199,23 @@ MODELS = {
                    ada_target=0.6, ada_interval=4, ada_kimg=100),
 }
 RECIPE_DEFAULTS = dict(g_arch="dcgan", d_arch="dcgan", r2_gamma=0.0, reg_every=4, ema_kimg=None, ema_rampup=0.05,
-                       ada_target=None, ada_interval=4, ada_kimg=500)  # the options' values before they existed
-ARCHS = ("dcgan", "resnet")
+                       ada_target=None, ada_interval=4, ada_kimg=500,
+                       lecam=0.0, lecam_decay=0.99, proj_size=64)  # the options' values before they existed
+G_ARCHS = ("dcgan", "resnet", "fastgan")  # fastgan: cde.fastgan
+D_ARCHS = ("dcgan", "resnet", "projected")  # projected: cde.projected (frozen EfficientNet-lite0 features)
+ARCHS = G_ARCHS
 
 def build_models(cfg: dict, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     "Generator and discriminator for a resolved config (keys of `MODELS` plus `size`, `channels`; `g_arch`/`d_arch` default dcgan)."
     if cfg.get("g_arch", "dcgan") == "resnet": G = ResNetGenerator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes)
+    elif cfg.get("g_arch") == "fastgan":
+        from cde.fastgan import FastGANGenerator
+        G = FastGANGenerator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes)
     else: G = Generator(cfg["nz"], cfg["ngf"], cfg["channels"], cfg["size"], n_classes, cfg.get("g_out_bias", False))
     if cfg.get("d_arch", "dcgan") == "resnet": D = ResNetDiscriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"])
+    elif cfg.get("d_arch") == "projected":
+        from cde.projected import ProjectedDiscriminator
+        D = ProjectedDiscriminator(cfg["channels"], cfg["size"], n_classes, cfg.get("proj_size", 64), width=cfg["ndf"] * 2)
     else: D = Discriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"], cfg["d_batch_norm"])
     return G, D
 
@@ -255,6 +264,17 @@ def lazy_weight(gamma: float, step: int, every: int) -> float:
     "The penalty weight of D step `step`: γ·every on every `every`-th step, 0 between (StyleGAN2's lazy regularisation)."
     return gamma * every if gamma > 0 and step % every == 0 else 0.0
 
+# %% ../nbs/03_gan.ipynb #1e2f5175
+def lecam_reg(real: torch.Tensor, fake: torch.Tensor, ema_real: float, ema_fake: float) -> torch.Tensor:
+    "LeCam's term (Tseng et al., 2021): E[relu(D(x) − α_F)²] + E[relu(α_R − D(G(z)))²] from D's logits and the running means α_R, α_F."
+    return F.relu(real.float() - ema_fake).square().mean() + F.relu(ema_real - fake.float()).square().mean()
+
+def lecam_ema(ema: tuple, real: torch.Tensor, fake: torch.Tensor, decay: float = 0.99) -> tuple:
+    "The running means (α_R, α_F) after one D step; the first step starts them at that step's means."
+    r, f = float(real.detach().float().mean()), float(fake.detach().float().mean())
+    if ema is None: return (r, f)
+    return (decay * ema[0] + (1 - decay) * r, decay * ema[1] + (1 - decay) * f)
+
 # %% ../nbs/03_gan.ipynb #26103e38
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, beta: float):
@@ -286,8 +306,11 @@ def check_recipe(cfg: dict) -> dict:
         raise ValueError(f"ema_kimg: must be a number > 0, or 0 / None for the fixed `ema` decay, got {cfg['ema_kimg']!r}")
     if cfg["ema_rampup"] is not None and (not _num(cfg["ema_rampup"]) or not 0 < cfg["ema_rampup"] <= 1):
         raise ValueError(f"ema_rampup: must be in (0, 1] or None (no ramp-up), got {cfg['ema_rampup']!r}")
-    for k in ("g_arch", "d_arch"):
-        if cfg[k] not in ARCHS: raise ValueError(f"{k}: unknown {cfg[k]!r}; allowed: {', '.join(ARCHS)}")
+    for k, allowed in (("g_arch", G_ARCHS), ("d_arch", D_ARCHS)):
+        if cfg[k] not in allowed: raise ValueError(f"{k}: unknown {cfg[k]!r}; allowed: {', '.join(allowed)}")
+    if not _num(cfg["lecam"]) or cfg["lecam"] < 0: raise ValueError(f"lecam: must be a number ≥ 0 (0 = off, e.g. 0.3), got {cfg['lecam']!r}")
+    if not _num(cfg["lecam_decay"]) or not 0 < cfg["lecam_decay"] < 1: raise ValueError(f"lecam_decay: must be in (0, 1), got {cfg['lecam_decay']!r}")
+    if cfg["proj_size"] not in (32, 64, 128, 224): raise ValueError(f"proj_size: the projected D's input size must be one of 32, 64, 128, 224, got {cfg['proj_size']!r}")
     if cfg["d_arch"] == "resnet" and cfg["d_batch_norm"]:
         raise ValueError("d_batch_norm: the resnet discriminator has no batch norm; set d_batch_norm=false or d_arch=dcgan")
     t = cfg["ada_target"]

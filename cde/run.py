@@ -329,7 +329,7 @@ def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batc
 
 @torch.no_grad()
 def discriminator_scores(run_dir, images_uint8: np.ndarray, labels=None, batch_size: int = 256) -> np.ndarray:
-    "The run's discriminator logit for each uint8 N×H×W×C image (higher = judged more real)."
+    "The run's discriminator logit for each uint8 N×H×W×C image (higher = judged more real; the mean of a patch discriminator's logits)."
     cfg = _load_cfg(run_dir); images = np.asarray(images_uint8)
     if images.dtype != np.uint8 or images.shape[1:] != (cfg["size"], cfg["size"], cfg["channels"]):
         raise ValueError(f"images must be uint8 N×{cfg['size']}×{cfg['size']}×{cfg['channels']}, got {images.dtype} {images.shape}")
@@ -345,7 +345,7 @@ def discriminator_scores(run_dir, images_uint8: np.ndarray, labels=None, batch_s
         for i in range(0, len(idx), batch_size):
             j = idx[i:i + batch_size]
             y = torch.from_numpy(labels[j]) if strat == "conditional" else None
-            out[j] = D(to_tensor(images[j]), y).numpy()
+            out[j] = D(to_tensor(images[j]), y).reshape(len(j), -1).mean(1).numpy()  # a patch discriminator (projected): its mean logit
         if strat == "single": break
     return out
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from .config import Budget, _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
 from .crops import CropSet, to_tensor
-from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty
+from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty, lecam_reg, lecam_ema
 from .augment import diff_augment_p, default_policy, ada_update
 from collections.abc import Mapping
 from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, CheckpointError, resolve_config, resolve_saved, run_data, run_units, unit_classes, check_batch, tracker_config, derive_seed, _gen, epoch_order,
@@ -132,13 +132,14 @@ def d_logits(D, real, fake, y, aug, separate: bool = False):
     return both[:len(real)], both[len(real):]
 
 def d_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", separate: bool = False, r1: float = 0.0, r2: float = 0.0,
-           autocast=contextlib.nullcontext):
-    "One D update; `r1`, `r2` are this step's penalty weights γ (0 = none). Returns (loss, real logits, fake logits), detached."
+           autocast=contextlib.nullcontext, lecam: float = 0.0, lecam_state: tuple | None = None):
+    "One D update; `r1`, `r2` are this step's penalty weights γ (0 = none), `lecam` LeCam's λ with its running means `lecam_state`. Returns (loss, real logits, fake logits), detached."
     real, fake = real.detach().requires_grad_(r1 > 0), fake.detach().requires_grad_(r2 > 0)
     with autocast(): lr, lf = d_logits(D, real, fake, y, aug, separate)
     loss_d = d_loss_fn(loss, lr, lf)
     if r1 > 0: loss_d = loss_d + r1 / 2 * grad_penalty(lr, real)
     if r2 > 0: loss_d = loss_d + r2 / 2 * grad_penalty(lf, fake)
+    if lecam > 0 and lecam_state is not None: loss_d = loss_d + lecam * lecam_reg(lr, lf, *lecam_state)
     opt.zero_grad(set_to_none=True); backward(loss_d); opt.step()
     return loss_d.detach(), lr.detach(), lf.detach()
 
@@ -155,13 +156,14 @@ def g_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", autocast=c
 
 def _separate(cfg) -> bool:
     "Whether real and fake images go through D in separate batches (batch norm in the DCGAN D; minibatch stddev in the resnet D)."
-    return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True
+    return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True  # resnet: minibatch stddev; projected: batch norm in its heads
 
-def gan_step(G, D, oG, oD, backward, real, z, y, aug, cfg, step: int, autocast=contextlib.nullcontext) -> tuple:
-    "One GAN step: G draws a batch from `z`, one D update (the loss and lazy R1 / R2 of `cfg`), one G update. Returns ([loss_G, loss_D, D(real), D(fake)] in fp32, real logits, fake logits)."
+def gan_step(G, D, oG, oD, backward, real, z, y, aug, cfg, step: int, autocast=contextlib.nullcontext, lecam_state: tuple | None = None) -> tuple:
+    "One GAN step: G draws a batch from `z`, one D update (the loss, lazy R1 / R2 and LeCam term of `cfg`), one G update. Returns ([loss_G, loss_D, D(real), D(fake)] in fp32, real logits, fake logits)."
     with autocast(): fake = G(z, y)
     r1, r2 = (lazy_weight(cfg[k], step, cfg["reg_every"]) for k in ("r1_gamma", "r2_gamma"))
-    loss_d, lr, lf = d_step(D, oD, backward, real, fake, y, aug, cfg["loss"], _separate(cfg), r1, r2, autocast)
+    loss_d, lr, lf = d_step(D, oD, backward, real, fake, y, aug, cfg["loss"], _separate(cfg), r1, r2, autocast,
+                            cfg.get("lecam", 0.0), lecam_state)
     loss_g = g_step(D, oG, backward, real, fake, y, aug, cfg["loss"], autocast)
     return torch.stack([loss_g, loss_d, torch.sigmoid(lr).mean(), torch.sigmoid(lf).mean()]).float(), lr, lf
 
@@ -291,7 +293,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
         oD = torch.optim.Adam(D.parameters(), cfg["lr_d"], betas=(cfg["beta1"], cfg["beta2"]))
         gz, ga = _gen(cfg["seed"], "z", k, rank), _gen(cfg["seed"], "aug", k, rank)
         step, planned, elapsed, last = 0, cfg["epochs"] * spe, 0.0, False
-        ada, snap_done = [0.0, 0.0, 0.0], 0  # adaptive augmentation: [p, sum of signs, their count]; snapshots written
+        ada, snap_done, lc = [0.0, 0.0, 0.0], 0, None  # adaptive augmentation: [p, sum of signs, their count]; snapshots written; LeCam's means
         if ck is not None and int(ck["unit"]) == k:
             G.load_state_dict(ck["G"]); D.load_state_dict(ck["D"]); oG.load_state_dict(ck["oG"]); oD.load_state_dict(ck["oD"])
             if E is not None: E.load_state_dict(ck["G_ema"])
@@ -299,6 +301,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             step, elapsed, last = int(ck["step"]), float(ck["elapsed"]), bool(ck["done"])
             if "ada" in ck: ada = [float(v) for v in ck["ada"].tolist()]
             snap_done = int(ck.get("snap_done", 0))
+            if "lecam" in ck: lc = tuple(float(v) for v in ck["lecam"].tolist())
         if chl:
             G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         G, D, oG, oD = acc.prepare(G, D, oG, oD)
@@ -314,6 +317,7 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
                   "rows": torch.tensor(rows, dtype=torch.float64).reshape(-1, len(LOSS_COLUMNS)),
                   "ada": torch.tensor(ada, dtype=torch.float64), "snap_done": snap_done, "unit_stats": unit_stats}
             if E is not None: st["G_ema"] = E.state_dict()
+            if lc is not None: st["lecam"] = torch.tensor(lc, dtype=torch.float64)
             log.flush(); ckpt.save(st, k, step)
 
         def grid(epoch):
@@ -339,7 +343,11 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             z = torch.randn(bs, cfg["nz"], generator=gz).to(dev)
             p = ada[0] if ada_on else None
             aug = lambda x: diff_augment_p(x, policy, p, ga)
-            vals, lr_, lf_ = gan_step(G, D, oG, oD, acc.backward, real, z, y, aug, cfg, step, amp)
+            vals, lr_, lf_ = gan_step(G, D, oG, oD, acc.backward, real, z, y, aug, cfg, step, amp, lc)
+            if cfg.get("lecam", 0.0) > 0:  # LeCam's running means of D's outputs (averaged over processes)
+                m = torch.stack([lr_.float().mean(), lf_.float().mean()])
+                if world > 1: m = acc.reduce(m, "mean")
+                lc = lecam_ema(lc, m[:1], m[1:], cfg["lecam_decay"])
             if E is not None: ema_update(E, uG, _ema_decay(cfg, step, bs * world))
             if world > 1: vals = acc.reduce(vals, "mean")
             step += 1
