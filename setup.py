@@ -19,7 +19,7 @@ py_versions = "3.10 3.11 3.12 3.13".split()
 requirements = shlex.split(cfg.get("requirements", ""))
 dev_requirements = shlex.split(cfg.get("dev_requirements", ""))
 offline_requirements = shlex.split(cfg.get("offline_requirements", ""))
-extras = {name: shlex.split(cfg.get(f"{name}_requirements", "")) for name in ("track", "hub", "kaggle", "lab")}
+extras = {name: shlex.split(cfg.get(f"{name}_requirements", "")) for name in ("track", "hub", "kaggle", "lab", "projected")}
 lic = licenses[cfg["license"].lower()]
 min_python = cfg["min_python"]
 

@@ -4,13 +4,14 @@
 
 # %% ../nbs/03d_fastgan.ipynb #287e57d3
 from __future__ import annotations
+import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .gan import CondBatchNorm2d, _check_res
 
 # %% auto #0
-__all__ = ['SLE', 'FastGANGenerator']
+__all__ = ['SLE', 'FastGANGenerator', 'FastGANDiscriminator']
 
 # %% ../nbs/03d_fastgan.ipynb #0c60371e
 class SLE(nn.Module):
@@ -61,3 +62,47 @@ class FastGANGenerator(nn.Module):
             if str(i) in self.sle: h = self.sle[str(i)](feats[0 if i == len(self.ups) - 1 else 1], h)
             feats.append(h)
         return torch.tanh(self.out(feats[-1]))
+
+# %% ../nbs/03d_fastgan.ipynb #ace4b87b
+def _down(cin: int, cout: int) -> nn.Sequential:
+    "FastGAN down-block: 4×4 stride-2 conv with spectral norm, batch norm, leaky ReLU."
+    return nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1, bias=False)), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
+
+def _decoder(cin: int, channels: int, ups: int) -> nn.Sequential:
+    "FastGAN's simple decoder: `ups` × (×2 nearest upsampling, 3×3 conv, batch norm, GLU), halving the width, then a 3×3 conv and tanh."
+    layers, c = [], cin
+    for _ in range(ups):
+        o = max(c // 2, 8)
+        layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, o * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(o * 2), nn.GLU(1)]
+        c = o
+    return nn.Sequential(*layers, nn.Conv2d(c, channels, 3, 1, 1), nn.Tanh())
+
+class FastGANDiscriminator(nn.Module):
+    "FastGAN-style self-supervised D: spectral-norm down-blocks to 4×4, a patch-logit head [+ class projection], and two decoders that redraw real images (whole at half size, a quarter at full size) from its features."
+    def __init__(self, ndf: int = 32, channels: int = 3, size: int = 64, n_classes: int = 0):
+        super().__init__()
+        n = _check_res(size)
+        widths = [ndf * 2 ** min(i, 3) for i in range(n)]  # 64 px: ndf @32, 2·ndf @16, 4·ndf @8, 8·ndf @4
+        self.stem = nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(channels, widths[0], 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True))
+        self.downs = nn.ModuleList([_down(a, b) for a, b in zip(widths[:-1], widths[1:])])
+        c = widths[-1]
+        self.head = nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(c, c, 1, 1, 0, bias=False)), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, inplace=True),
+                                  nn.utils.spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))
+        self.dec_all = _decoder(c, channels, int(math.log2(size // 2 // 4)))  # 4×4 → size/2
+        self.dec_part = _decoder(widths[-2], channels, int(math.log2(size // 2 // 4)))  # a 4×4 quarter of the 8×8 map → size/2 = the quarter at full size
+        self.n_classes = n_classes
+        if n_classes: self.embed = nn.utils.spectral_norm(nn.Embedding(n_classes, c))
+    def forward(self, x, y=None, recon: bool = False):
+        "Patch logits N×K; with `recon`, also the L1 reconstruction loss of the two decoders on `x` (reals)."
+        h = self.stem(x); feats = []
+        for d in self.downs: h = d(h); feats.append(h)
+        o = self.head(h).flatten(1)
+        if self.n_classes: o = o + (self.embed(y) * h.mean(dim=[2, 3])).sum(1, keepdim=True)
+        if not recon: return o
+        s = x.shape[-1] // 2
+        q = int(torch.randint(4, (1,)))  # which quarter: from torch's global RNG, which the loop seeds and checkpoints
+        qy, qx = divmod(q, 2); f8 = feats[-2]; k = f8.shape[-1] // 2
+        part = self.dec_part(f8[:, :, qy * k:(qy + 1) * k, qx * k:(qx + 1) * k])
+        rec = (F.l1_loss(self.dec_all(h), F.interpolate(x, size=(s, s), mode="area"))
+               + F.l1_loss(part, x[:, :, qy * s:(qy + 1) * s, qx * s:(qx + 1) * s]))
+        return o, rec

@@ -132,11 +132,16 @@ def d_logits(D, real, fake, y, aug, separate: bool = False):
     return both[:len(real)], both[len(real):]
 
 def d_step(D, opt, backward, real, fake, y, aug, loss: str = "hinge", separate: bool = False, r1: float = 0.0, r2: float = 0.0,
-           autocast=contextlib.nullcontext, lecam: float = 0.0, lecam_state: tuple | None = None):
-    "One D update; `r1`, `r2` are this step's penalty weights γ (0 = none), `lecam` LeCam's λ with its running means `lecam_state`. Returns (loss, real logits, fake logits), detached."
+           autocast=contextlib.nullcontext, lecam: float = 0.0, lecam_state: tuple | None = None, recon: float = 0.0):
+    "One D update; `r1`, `r2` are this step's penalty weights γ (0 = none), `lecam` LeCam's λ with its running means `lecam_state`, `recon` the weight of a self-supervised D's reconstruction loss on reals. Returns (loss, real logits, fake logits), detached."
     real, fake = real.detach().requires_grad_(r1 > 0), fake.detach().requires_grad_(r2 > 0)
-    with autocast(): lr, lf = d_logits(D, real, fake, y, aug, separate)
+    with autocast():
+        if recon > 0:  # FastGAN's D: real and fake in separate passes (batch norm), reconstructing the augmented reals
+            (lr, rec), lf = D(aug(real), y, recon=True), D(aug(fake), y)
+            lr, lf = lr.float(), lf.float()
+        else: lr, lf = d_logits(D, real, fake, y, aug, separate)
     loss_d = d_loss_fn(loss, lr, lf)
+    if recon > 0: loss_d = loss_d + recon * rec.float()
     if r1 > 0: loss_d = loss_d + r1 / 2 * grad_penalty(lr, real)
     if r2 > 0: loss_d = loss_d + r2 / 2 * grad_penalty(lf, fake)
     if lecam > 0 and lecam_state is not None: loss_d = loss_d + lecam * lecam_reg(lr, lf, *lecam_state)
@@ -163,7 +168,7 @@ def gan_step(G, D, oG, oD, backward, real, z, y, aug, cfg, step: int, autocast=c
     with autocast(): fake = G(z, y)
     r1, r2 = (lazy_weight(cfg[k], step, cfg["reg_every"]) for k in ("r1_gamma", "r2_gamma"))
     loss_d, lr, lf = d_step(D, oD, backward, real, fake, y, aug, cfg["loss"], _separate(cfg), r1, r2, autocast,
-                            cfg.get("lecam", 0.0), lecam_state)
+                            cfg.get("lecam", 0.0), lecam_state, cfg.get("recon", 0.0))
     loss_g = g_step(D, oG, backward, real, fake, y, aug, cfg["loss"], autocast)
     return torch.stack([loss_g, loss_d, torch.sigmoid(lr).mean(), torch.sigmoid(lf).mean()]).float(), lr, lf
 

@@ -104,6 +104,19 @@ def test_corrupt_checkpoint_falls_back_with_warning(blood, tmp_path):
         train(None, run, resume=True, progress=False)
     assert same_weights(ref, run)  # resumed from the previous checkpoint and reached the same end
 
+@pytest.mark.parametrize("recipe", [dict(lecam=0.3), dict(g_arch="fastgan", d_arch="fastgan", recon=1.0, lecam=0.3)])
+def test_resume_restores_lecam_and_reconstruction_state(blood, tmp_path, recipe):
+    "LeCam's running means and the torch RNG that picks FastGAN's reconstructed quarter are checkpointed: a resumed run ends bit-identical."
+    from cde.train import train, list_checkpoints, load_checkpoint
+    cfg = base(blood, model="cde", classes="normal", seed=2, **recipe)
+    ref = train(cfg, tmp_path/"ref", progress=False)
+    run = train(cfg, tmp_path/"run", progress=False)
+    assert "lecam" in load_checkpoint(list_checkpoints(run)[-1])
+    newest = list_checkpoints(run)[-1]
+    newest.write_bytes(newest.read_bytes()[:100])  # resume from the checkpoint before it
+    with pytest.warns(UserWarning, match="falling back"): train(None, run, resume=True, progress=False)
+    assert same_weights(ref, run)
+
 def test_malicious_pickle_checkpoint_is_refused(blood, tmp_path):
     from cde.train import train, load_checkpoint, latest_checkpoint
     from cde.run import CheckpointError
