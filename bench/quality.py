@@ -97,7 +97,7 @@ def worker(job: dict) -> dict:
                       "elapsed_s": round(sum(s["elapsed_s"] for s in at), 1),
                       **metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])})
     imgs = int(sum(status["images_seen"].values())); secs = sum(status["elapsed_s"].values())
-    row = {"domain": job["domain"], "variant": job["variant"], "seed": job["seed"], "budget_s": job["budget_s"],
+    row = {"domain": job["domain"], "variant": job["variant"], "seed": job["seed"], "budget_s": job["budget_s"], "epochs": job.get("epochs"),
            "final": finals, "floor": floor, "curve": curve, "steps": status.get("steps"), "images_seen": imgs,
            "train_img_per_s": round(imgs / secs, 1) if imgs and secs else None, "train_wall_s": round(train_wall, 1),
            "n_test": len(test), "n_test_sources": int(len(set(test.sources))), "n_train": len(tr),
@@ -142,7 +142,7 @@ def scrub(row: dict, data, runs) -> dict:
 def merge(rows: list, args: dict | None = None) -> dict:
     "Merge new rows into the results file by (domain, variant, seed, budget); each row keeps its own `git` and `config`."
     from cde.config import load_json, save_json, provenance
-    key = lambda r: (r["domain"], r["variant"], r["seed"], r["budget_s"])
+    key = lambda r: (r["domain"], r["variant"], r["seed"], r["budget_s"], r.get("epochs"))
     old = load_json(OUT)["rows"] if OUT.exists() else []
     new = {key(r): r for r in rows}
     res = {"what": "GAN recipe quality study at a fixed CPU budget (bench/quality.py)",
@@ -163,15 +163,20 @@ def commits(rows: list) -> str:
     return ", ".join(out)
 
 
+def _budget(r: dict) -> str:
+    "A row's training budget in words: seconds of wall clock, or epochs (equal images)."
+    return f"{r['epochs']} ep" if r.get("epochs") else f"{r['budget_s']:g} s"
+
+
 def report(res: dict) -> str:
     "A markdown table (one row per domain / variant, mean over seeds) and the curve figure."
     import numpy as np
     rows, lines = res["rows"], []
-    lines.append("| domain | variant | budget s | seeds | FID (EMA) | FID (raw) | precision | recall | density | coverage | "
+    lines.append("| domain | variant | budget | seeds | FID (EMA) | FID (raw) | precision | recall | density | coverage | "
                  "floor FID | floor P / R | n fake / real (sources) | steps | img/s | commit |")
     lines.append("|" + "---|" * 16)
     groups = {}
-    for r in rows: groups.setdefault((r["domain"], r["variant"], r["budget_s"]), []).append(r)
+    for r in rows: groups.setdefault((r["domain"], r["variant"], _budget(r)), []).append(r)
     for (dom, var, b), rs in sorted(groups.items()):
         pick = lambda r: r["final"].get("ema", r["final"].get("raw"))
         def ms(vals):
@@ -185,7 +190,7 @@ def report(res: dict) -> str:
         d = np.mean([pick(r)["density"] for r in rs]); c = np.mean([pick(r)["coverage"] for r in rs])
         fl = rs[0]["floor"]
         steps = sum(v for v in (rs[0]["steps"] or {}).values()) if isinstance(rs[0]["steps"], dict) else rs[0]["steps"]
-        lines.append(f"| {dom} | {var} | {b:g} | {len(rs)} | {fe} | {fr} | {p:.3f} | {rc:.3f} | {d:.3f} | {c:.3f} | "
+        lines.append(f"| {dom} | {var} | {b} | {len(rs)} | {fe} | {fr} | {p:.3f} | {rc:.3f} | {d:.3f} | {c:.3f} | "
                      f"{fl['fid']:.1f} | {fl['precision']:.2f} / {fl['recall']:.2f} | {pick(rs[0])['n_fake']} / "
                      f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {steps} | {rs[0]['train_img_per_s']} | {commits(rs)} |")
     return "\n".join(lines)
@@ -201,7 +206,7 @@ def figure(res: dict, path: Path):
     for j, dom in enumerate(doms):
         for r in (r for r in res["rows"] if r["domain"] == dom and r["curve"]):
             x = [c["images_seen"] / 1000 for c in r["curve"]]
-            lbl = f"{r['variant']} s{r['seed']} ({r['budget_s']:g} s)"
+            lbl = f"{r['variant']} s{r['seed']} ({_budget(r)})"
             l, = ax[0, j].plot(x, [c["fid"] for c in r["curve"]], marker="o", label=lbl)
             ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", color=l.get_color(), label=f"{lbl} precision")
             ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ls="--", color=l.get_color())
@@ -222,6 +227,10 @@ def main(argv=None):
     ap.add_argument("--variants", nargs="+", default=["dcgan", "cde"])
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PRESET:key=value,...")
     ap.add_argument("--budget", type=float, default=900, help="seconds of GAN training per run (default 900, the quick profile)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="train for this many epochs instead of a wall-clock budget: equal images seen for every variant, whatever the machine's load")
+    ap.add_argument("--snapshot-images", type=int, nargs="+", default=None,
+                    help="also snapshot each unit when its images seen reach these counts (the quality-versus-images curve)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--jobs", type=int, default=2, help="runs side by side, one torch thread each")
     ap.add_argument("--snapshots", type=int, default=5, help="generator snapshots per unit for the curve (0: none)")
@@ -246,19 +255,22 @@ def main(argv=None):
     named = dict(parse_variant(v) for v in a.variant)
     git = git_state(ROOT)  # the code as it is when the study starts: every row records it
     jobs = []
+    budget = None if a.epochs else a.budget
     for dom in a.domains:
-        for var in a.variants:
-            over = named.get(var, {"model": var})
-            for seed in a.seeds:
+        for seed in a.seeds:  # seed-major: the runs side by side are different variants under the same load
+            for var in a.variants:
+                over = named.get(var, {"model": var})
                 cfg = {"dataset": dom, "data_dir": str(data/dom/"dev"), "profile": a.profile, "size": 64, "seed": seed,
-                       "device": "cpu", "num_threads": 1, "time_budget_s": a.budget, "snapshots": a.snapshots, **over}
+                       "device": "cpu", "num_threads": 1, "time_budget_s": budget, "snapshots": a.snapshots, **over}
+                if a.epochs: cfg["epochs"] = a.epochs
+                if a.snapshot_images: cfg["snapshot_images"] = a.snapshot_images
                 resolve_config(dict(cfg))  # every option checked before any work, the error naming the key
-                run = Path(a.runs)/f"{dom}_{var}_b{int(a.budget)}_s{seed}"
-                jobs.append({"domain": dom, "variant": var, "seed": seed, "budget_s": a.budget, "config": cfg,
+                run = Path(a.runs)/(f"{dom}_{var}_e{a.epochs}_s{seed}" if a.epochs else f"{dom}_{var}_b{int(a.budget)}_s{seed}")
+                jobs.append({"domain": dom, "variant": var, "seed": seed, "budget_s": budget, "epochs": a.epochs, "config": cfg,
                              "run_dir": str(run), "n_gen": a.n_gen, "n_snap": a.n_snap, "threads": 1, "git": git,
                              "raw": not a.no_raw})
     real_features(jobs)
-    print(f"{len(jobs)} runs, {a.jobs} at a time, {a.budget:g} s of training each; commit {git['commit']} "
+    print(f"{len(jobs)} runs, {a.jobs} at a time, " + (f"{a.epochs} epochs" if a.epochs else f"{a.budget:g} s") + " of training each; commit {git['commit']} "
           f"(dirty {git['dirty']})", flush=True)
     procs, queue, rows = {}, list(jobs), []
     while queue or procs:

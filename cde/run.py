@@ -49,7 +49,7 @@ def tracker_config(cfg: dict) -> dict:
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
-                    budget_split="equal", snapshots=0, precision=None, log_with=None)
+                    budget_split="equal", snapshots=0, snapshot_images=None, precision=None, log_with=None)
 MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_gan, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
@@ -97,6 +97,9 @@ def resolve_config(user: Mapping) -> RunConfig:
     if cfg["budget_split"] not in BUDGET_SPLITS: raise ValueError(f"budget_split: unknown {cfg['budget_split']!r}; allowed: {_allowed(BUDGET_SPLITS)}")
     if not isinstance(cfg["snapshots"], int) or isinstance(cfg["snapshots"], bool) or cfg["snapshots"] < 0:
         raise ValueError(f"snapshots: must be an integer ≥ 0 (0 = none), got {cfg['snapshots']!r}")
+    si = cfg["snapshot_images"]
+    if si is not None and (not isinstance(si, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in si)):
+        raise ValueError(f"snapshot_images: must be a list of image counts > 0 (e.g. [25000, 50000]) or null, got {si!r}")
     if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
     return RunConfig(cfg)
 

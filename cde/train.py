@@ -368,6 +368,10 @@ def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, 
             if b == spe - 1 or last:  # end of an epoch (or of the run): epoch row and sample grid
                 log.end_epoch(k, epoch, step)
                 if (epoch + 1) % cfg["sample_every"] == 0 or last or epoch + 1 >= cfg["epochs"]: grid(epoch + 1)
+            if cfg.get("snapshot_images") and main:  # snapshots at fixed counts of images seen (the quality-versus-images curve)
+                seen = step * bs * world
+                for t in sorted(cfg["snapshot_images"]):
+                    if seen - bs * world < t <= seen: _save_snapshot(out, name, step, seen, clock.elapsed, uG, acc.unwrap_model(D), E)
             if snaps and main:  # snapshots at evenly spaced fractions of the unit's time budget (or of its planned steps)
                 due = snapshot_due(1.0 if last else clock.fraction(step), snaps, last)
                 if due > snap_done:
