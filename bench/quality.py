@@ -65,6 +65,31 @@ def floor_sample(train, n: int):
     return train if len(train) <= n else train.subset(np.sort(np.random.default_rng(0).choice(len(train), n, replace=False)))
 
 
+def c2st_row(test, fake, seed: int, steps: int = 600) -> dict:
+    "The ImageNet-free check: cde.detect's classifier two-sample test of generated vs held-out real crops (real halves split by source), summarised."
+    from cde.detect import c2st
+    r = c2st(test.images, fake.images, real_groups=test.sources, steps=steps, seed=seed, num_threads=1)
+    keep = ("auroc", "auroc_ci", "accuracy", "n_real_test", "n_fake_test", "n_real_groups_test", "steps", "seconds")
+    return {k: r[k] for k in keep if k in r}
+
+
+def add_c2st(res: dict, runs: Path, steps: int = 600) -> list:
+    "Add the C2ST to every row of `res` that lacks it and whose run folder is under `runs`: the same generated crops (seed, n) as its final scores."
+    from cde.run import generate, load_run_data, has_ema
+    from cde.config import load_json
+    done = []
+    for r in res["rows"]:
+        if "c2st" in r or not r.get("run_dir", "").startswith("<runs>"): continue
+        run = runs/r["run_dir"].split("/", 1)[1]
+        if not (run/"status.json").exists(): continue
+        ema = has_ema(load_json(run/"config.json")); key = "ema" if ema else "raw"
+        fake = generate(run, r["final"][key]["n_fake"], seed=r["seed"], ema=ema)
+        r["c2st"] = c2st_row(load_run_data(run, "test"), fake, r["seed"], steps)
+        print(f"[{time.strftime('%H:%M:%S')}] c2st {r['domain']} {r['variant']} seed {r['seed']}: AUROC {r['c2st']['auroc']:.3f}", flush=True)
+        done.append(r)
+    return done
+
+
 def worker(job: dict) -> dict:
     "Train one (domain, variant, seed) run, then score it; returns the result row (also saved in the run dir)."
     import numpy as np, torch
@@ -85,6 +110,7 @@ def worker(job: dict) -> dict:
     finals, has_ema = {}, run_has_ema(cfg)
     fake = generate(run, job["n_gen"], seed=job["seed"], ema=has_ema)
     finals["ema" if has_ema else "raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
+    detect = c2st_row(test, fake, job["seed"], job.get("c2st_steps", 600)) if job.get("c2st_steps", 600) else None
     if has_ema and job.get("raw", True):  # the raw generator too, at the curve's n (compare it with the curve's last, EMA, point)
         fake = generate(run, job["n_snap"], seed=job["seed"], ema=False)
         finals["raw"] = metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])
@@ -98,7 +124,7 @@ def worker(job: dict) -> dict:
                       **metrics_row(ft, inception_features(fake, name="synthetic", **kw), job["seed"])})
     imgs = int(sum(status["images_seen"].values())); secs = sum(status["elapsed_s"].values())
     row = {"domain": job["domain"], "variant": job["variant"], "seed": job["seed"], "budget_s": job["budget_s"], "epochs": job.get("epochs"),
-           "final": finals, "floor": floor, "curve": curve, "steps": status.get("steps"), "images_seen": imgs,
+           "final": finals, "floor": floor, "curve": curve, **({"c2st": detect} if detect else {}), "steps": status.get("steps"), "images_seen": imgs,
            "train_img_per_s": round(imgs / secs, 1) if imgs and secs else None, "train_wall_s": round(train_wall, 1),
            "n_test": len(test), "n_test_sources": int(len(set(test.sources))), "n_train": len(tr),
            "config": cfg, "git": job["git"], "run_dir": str(run), "eval_s": round(time.time() - t0 - train_wall, 1)}
@@ -168,31 +194,36 @@ def _budget(r: dict) -> str:
     return f"{r['epochs']} ep" if r.get("epochs") else f"{r['budget_s']:g} s"
 
 
+DIVERGED_FID = 300  # a final FID above this is noise, not cells (the DCGAN's diverged runs score ~390)
+
+
 def report(res: dict) -> str:
-    "A markdown table (one row per domain / variant, mean over seeds) and the curve figure."
+    "A markdown table, one row per domain / variant / budget over its seeds: median FID (mean ± sd), PRDC means, C2ST AUROC, diverged runs."
     import numpy as np
     rows, lines = res["rows"], []
-    lines.append("| domain | variant | budget | seeds | FID (EMA) | FID (raw) | precision | recall | density | coverage | "
-                 "floor FID | floor P / R | n fake / real (sources) | steps | img/s | commit |")
-    lines.append("|" + "---|" * 16)
+    lines.append("| domain | variant | budget | seeds | FID median (mean ± sd) | FID raw | precision | recall | density | coverage | "
+                 f"C2ST AUROC | diverged (FID > {DIVERGED_FID}) | floor FID | floor P / R | n fake / real (sources) | images seen | img/s | commit |")
+    lines.append("|" + "---|" * 18)
     groups = {}
     for r in rows: groups.setdefault((r["domain"], r["variant"], _budget(r)), []).append(r)
+    def ms(vals, f="{:.1f}"):
+        vals = [v for v in vals if v is not None]
+        if not vals: return "–"
+        return f.format(np.mean(vals)) + (" ± " + f.format(np.std(vals, ddof=1)) if len(vals) > 1 else "")
     for (dom, var, b), rs in sorted(groups.items()):
         pick = lambda r: r["final"].get("ema", r["final"].get("raw"))
-        def ms(vals):
-            vals = [v for v in vals if v is not None]
-            if not vals: return "–"
-            return f"{np.mean(vals):.1f}" + (f" ± {np.std(vals, ddof=1):.1f}" if len(vals) > 1 else "")
-        fe = ms([r["final"]["ema"]["fid"] for r in rs if "ema" in r["final"]])
-        fr = ms([r["final"]["raw"]["fid"] for r in rs if "raw" in r["final"]])
-        if any("ema" in r["final"] for r in rs): fr += f" (n {rs[0]['final']['raw']['n_fake']})"
-        p = np.mean([pick(r)["precision"] for r in rs]); rc = np.mean([pick(r)["recall"] for r in rs])
-        d = np.mean([pick(r)["density"] for r in rs]); c = np.mean([pick(r)["coverage"] for r in rs])
+        fids = [pick(r)["fid"] for r in rs]
+        fe = f"{np.median(fids):.1f} ({ms(fids)})"
+        fr = ms([r["final"]["raw"]["fid"] for r in rs if "raw" in r["final"] and "ema" in r["final"]])
+        p, rc, d, c = (ms([pick(r)[k] for r in rs], "{:.3f}") for k in ("precision", "recall", "density", "coverage"))
+        cs = ms([r["c2st"]["auroc"] for r in rs if r.get("c2st")], "{:.3f}")
+        if any(r.get("c2st") for r in rs): cs += f" (n {sum(bool(r.get('c2st')) for r in rs)})"
+        div = sum(f > DIVERGED_FID for f in fids)
         fl = rs[0]["floor"]
-        steps = sum(v for v in (rs[0]["steps"] or {}).values()) if isinstance(rs[0]["steps"], dict) else rs[0]["steps"]
-        lines.append(f"| {dom} | {var} | {b} | {len(rs)} | {fe} | {fr} | {p:.3f} | {rc:.3f} | {d:.3f} | {c:.3f} | "
+        lines.append(f"| {dom} | {var} | {b} | {len(rs)} | {fe} | {fr} | {p} | {rc} | {d} | {c} | {cs} | {div} of {len(rs)} | "
                      f"{fl['fid']:.1f} | {fl['precision']:.2f} / {fl['recall']:.2f} | {pick(rs[0])['n_fake']} / "
-                     f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {steps} | {rs[0]['train_img_per_s']} | {commits(rs)} |")
+                     f"{rs[0]['n_test']} ({rs[0]['n_test_sources']}) | {ms([r['images_seen'] for r in rs], '{:.0f}')} | "
+                     f"{ms([r['train_img_per_s'] for r in rs])} | {commits(rs)} |")
     return "\n".join(lines)
 
 
@@ -241,6 +272,8 @@ def main(argv=None):
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--out", default=str(OUT), help="results JSON (the figure goes beside it, .png)")
     ap.add_argument("--no-raw", action="store_true", help="skip scoring the raw (non-EMA) generator (saves one feature pass per run)")
+    ap.add_argument("--c2st-steps", type=int, default=600, help="training steps of the C2ST detector per run (0: no C2ST)")
+    ap.add_argument("--add-c2st", action="store_true", help="add the C2ST to the rows of --out that lack it, from their run folders under --runs")
     ap.add_argument("--report", action="store_true", help="only print the table and redraw the figure from the results file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -248,6 +281,8 @@ def main(argv=None):
     if a.worker:
         print(json.dumps(worker(json.loads(Path(a.worker).read_text())))[:2000], flush=True); return 0
     from cde.config import load_json, shared_data, git_state
+    if a.add_c2st:
+        res = load_json(OUT); add_c2st(res, Path(a.runs), a.c2st_steps or 600); merge(res["rows"], vars(a)); print(report(load_json(OUT))); return 0
     if a.report:
         res = load_json(OUT); print(report(res)); print(figure(res, OUT.with_suffix(".png"))); return 0
     from cde.run import resolve_config
@@ -268,9 +303,9 @@ def main(argv=None):
                 run = Path(a.runs)/(f"{dom}_{var}_e{a.epochs}_s{seed}" if a.epochs else f"{dom}_{var}_b{int(a.budget)}_s{seed}")
                 jobs.append({"domain": dom, "variant": var, "seed": seed, "budget_s": budget, "epochs": a.epochs, "config": cfg,
                              "run_dir": str(run), "n_gen": a.n_gen, "n_snap": a.n_snap, "threads": 1, "git": git,
-                             "raw": not a.no_raw})
+                             "raw": not a.no_raw, "c2st_steps": a.c2st_steps})
     real_features(jobs)
-    print(f"{len(jobs)} runs, {a.jobs} at a time, " + (f"{a.epochs} epochs" if a.epochs else f"{a.budget:g} s") + " of training each; commit {git['commit']} "
+    print(f"{len(jobs)} runs, {a.jobs} at a time, " + (f"{a.epochs} epochs" if a.epochs else f"{a.budget:g} s") + f" of training each; commit {git['commit']} "
           f"(dirty {git['dirty']})", flush=True)
     procs, queue, rows = {}, list(jobs), []
     while queue or procs:
