@@ -59,19 +59,19 @@ PROFILES = {
                       sample_every=1, n_sample=16, num_threads=1),
         "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, val_every_s=None, patience=1,
                          lr=1e-3, weight_decay=1e-4, n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
-        "evaluate": dict(n_eval=500, max_eval_real=500)},
+        "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10)},
     "quick": {  # a 2-core CPU: 15 min per GAN; ~90 s per classifier at 32 px (5 models x 5 arms ~40 min)
         "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
                       sample_every=2, n_sample=64),
         "classify": dict(size=32, batch_size=32, max_epochs=30, max_steps=None, budget_s=90, val_every_s=30, patience=3,
                          lr=1e-3, weight_decay=1e-4, n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
-        "evaluate": dict(n_eval=500, max_eval_real=500)},
+        "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=600)},
     "paper": {  # a GPU: the paper's epochs; classifiers on full 64 px crops, epoch-bound with early stopping
         "train": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
                       sample_every=50, n_sample=64),
         "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, val_every_s=None, patience=10,
                          lr=1e-3, weight_decay=1e-4, n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
-        "evaluate": dict(n_eval=500, max_eval_real=500)},
+        "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=1000)},
 }
 PROFILE_NAMES = (*PROFILES, "auto")
 PROFILE_PARTS = ("train", "classify", "evaluate")

@@ -10,12 +10,28 @@ import numpy as np
 from .config import save_json, load_json, portable_path
 from .crops import CropSet, read_folder, resize_square, split_unit
 from .run import generate as run_generate, load_run_data as run_load_data
-from .metrics import (load_images, inception_features, load_inception, matched_sets, real_floor, fid_from_features, bootstrap_fid,
+from .detect import c2st
+from .metrics import (to_rgb, load_images, inception_features, load_inception, matched_sets, real_floor, fid_from_features, bootstrap_fid,
                          kid_from_features, compute_prdc, per_class_fid, memorization_audit, audit_summary, write_audit_csv,
                          audit_grid, audit_verdict)
 
 # %% auto #0
-__all__ = ['load_real', 'evaluate_run', 'format_table']
+__all__ = ['c2st_entry', 'load_real', 'evaluate_run', 'format_table']
+
+# %% ../nbs/05b_evaluate.ipynb #6f035f0a
+def c2st_entry(real: CropSet, fake: CropSet, steps: int = 600, seed: int = 0, device=None, progress: bool = False) -> dict:
+    "`metrics.json`'s `c2st`: `cde.detect.c2st` of held-out real crops (grouped by source) against synthetic crops (by image), per class too; `{'skipped': why}` when off or too few."
+    if not steps: return {"skipped": "off (c2st_steps 0)"}
+    if real.channels != fake.channels:  # as for FID, sets meet at RGB
+        real, fake = (CropSet(to_rgb(s.images), s.labels, s.classes, s.sources, s.domain, s.meta) for s in (real, fake))
+    def one(r: CropSet, f: CropSet) -> dict:
+        try: return c2st(r, f.images, steps=steps, seed=seed, device=device, progress=progress)
+        except ValueError as e: return {"skipped": str(e)}
+    res = {**one(real, fake), "real": "held-out real crops, grouped by source", "synthetic": "generated crops, each its own unit"}
+    if len(fake.classes) > 1:
+        res["per_class"] = {c: one(real.subset(real.labels == real.classes.index(c)), fake.subset(fake.labels == i))
+                            if c in real.classes else {"skipped": f"no real crops of class {c}"} for i, c in enumerate(fake.classes)}
+    return res
 
 # %% ../nbs/05b_evaluate.ipynb #c3fae12b
 def _run_cfg(run_dir) -> dict:
@@ -40,8 +56,8 @@ def load_real(path, channels: int | None = None, size: int | None = None, progre
 
 def evaluate_run(run_dir, *, real=None, n: int = 2000, seed: int = 0, n_boot: int = 100, k: int = 5,
                  batch_size: int = 32, progress: bool = True, device=None, weights=None,
-                 generate=None, load_run_data=None, write: bool = True) -> dict:
-    "FID (+ interval by source image, floor at the same n), KID, PRDC, per-class FID and memorization audit of a run; writes RUN_DIR/metrics.json."
+                 generate=None, load_run_data=None, write: bool = True, c2st_steps: int = 600) -> dict:
+    "FID (+ interval by source image, floor at the same n), KID, PRDC, per-class FID, the C2ST (`c2st_steps` 0: off) and memorization audit of a run; writes RUN_DIR/metrics.json."
     run_dir = Path(run_dir)
     if not run_dir.is_dir(): raise FileNotFoundError(f"run directory {run_dir} does not exist")
     if n < 2: raise ValueError(f"--n must be at least 2, got {n}")
@@ -74,6 +90,7 @@ def evaluate_run(run_dir, *, real=None, n: int = 2000, seed: int = 0, n_boot: in
     res["kid"] = kid_from_features(fr_e, ff_e, seed=seed)
     res["prdc"] = compute_prdc(fr_e, ff_e, k)
     if len(fake.classes) > 1: res["per_class_fid"] = per_class_fid(ref_cs, fake_e, fr_e, ff_e)
+    res["c2st"] = c2st_entry(real_cs, fake, c2st_steps, seed, device, progress)  # every held-out real and synthetic crop
     if train_cs is not None:
         ft = inception_features(train_cs, name="train", **kw)
         au = memorization_audit(fake, train_cs, real_cs, ff, ft, fr)
@@ -101,6 +118,12 @@ def format_table(res: dict) -> str:
     for c, v in res.get("per_class_fid", {}).items():
         rows.append((f"FID class {c}", "n/a" if v.get("fid") is None else f"{v['fid']:.2f}",
                      v.get("reason", f"real {v['n_real']} / synthetic {v['n_fake']}")))
+    c2 = res.get("c2st") or {}
+    for name, c in ([("C2ST AUROC", c2)] if c2 else []) + [(f"C2ST AUROC class {k}", v) for k, v in c2.get("per_class", {}).items()]:
+        if "skipped" in c: rows.append((name, "skipped", c["skipped"])); continue
+        rows.append((name, f"{c['auroc']:.3f} [{c['interval']['low']:.3f}, {c['interval']['high']:.3f}]",
+                     f"0.5 = cannot tell; held out real {c['n_real_test']} ({c['n_real_test_groups']} groups) / synthetic "
+                     f"{c['n_fake_test']}, trained on {c['n_real_train']} / {c['n_fake_train']}, {c['steps']} steps"))
     m = res["memorization"]
     if "skipped" in m: rows.append(("memorization audit", "skipped", m["skipped"]))
     elif m.get("informative") is False: rows.append(("memorization audit", "uninformative", m["reason"]))

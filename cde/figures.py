@@ -20,8 +20,8 @@ from .run import read_losses, has_ema, generate, discriminator_scores, load_run_
 
 # %% auto #0
 __all__ = ['PAPER_FID', 'PAPER_FID_ABSTRACT', 'PAPER_FIGURE', 'FEW_UNITS', 'PAPER_DOMAINS', 'paper_fid', 'loss_frame',
-           'plot_losses', 'scoring', 'rank_within_class', 'judged', 'plot_real_fake', 'source_units', 'fid_row',
-           'fid_notes', 'write_table', 'commit_text', 'preview', 'captions_markdown', 'run_domain_notebook',
+           'plot_losses', 'scoring', 'rank_within_class', 'judged', 'plot_real_fake', 'source_units', 'c2st_text',
+           'fid_row', 'fid_notes', 'write_table', 'commit_text', 'preview', 'captions_markdown', 'run_domain_notebook',
            'domain_done', 'run_domains', 'assemble', 'reproduce_request', 'reproduce_dir', 'download_missing',
            'reproduce']
 
@@ -151,6 +151,12 @@ def source_units(sources) -> tuple[int, str]:
 def _units(n: int, kind: str) -> str: return f"{n} {kind}{'' if n == 1 else 's'}"
 
 # %% ../nbs/07_figures.ipynb #855af5d8
+def c2st_text(c: dict | None) -> str:
+    "The FID table's C2ST cell: AUROC (95 % interval) of `metrics.json`'s `c2st` (see `cde.detect.c2st`); `–` when absent (older runs) or skipped."
+    if not c or "auroc" not in c: return "–"
+    iv = c.get("interval") or {}
+    return f"{c['auroc']:.2f}" + (f" ({iv['low']:.2f}–{iv['high']:.2f})" if iv.get("low") is not None and np.isfinite(iv["low"]) else "")
+
 def fid_row(domain: str, metrics: dict, data: dict | None = None) -> dict:
     "One FID-table row from a run's `metrics.json` content (see `cde.evaluate.evaluate_run`) and, for the held-out part's independent sources, its `data.json`."
     f, fl, kd, mem = metrics["fid"], metrics.get("floor", {}), metrics.get("kid", {}), metrics.get("memorization") or {}
@@ -170,6 +176,7 @@ def fid_row(domain: str, metrics: dict, data: dict | None = None) -> dict:
             "recall": metrics.get("prdc", {}).get("recall", np.nan),
             "too close to train % (expected 5)": np.nan if off else 100 * (mem.get("feature") or {}).get("flagged_fraction", np.nan),
             "audit": f"uninformative: precision {mem['precision']:.3f} < {mem['min_precision']}" if off else "",
+            "C2ST AUROC (95 % interval)": c2st_text(metrics.get("c2st")),
             "paper FID": paper_fid(domain)}
 
 # %% ../nbs/07_figures.ipynb #3b721e2a
@@ -228,7 +235,10 @@ def captions_markdown(caption: str, scorings: dict, notes: list) -> str:
     L += [f"- {dom}: {sc['text']}." for dom, sc in scorings.items()]
     L += ["", "**FID table.** FID of synthetic against held-out real crops (clean-fid mode) with its bootstrap 95 % interval "
           "(resampled by the unit named, how many of them in parentheses), the held-out part's independent sources, the "
-          "real-vs-real floor at the same n, KID, precision / recall, the memorization audit, and the paper's FID."]
+          "real-vs-real floor at the same n, KID, precision / recall, the memorization audit, the paper's FID, and the AUROC "
+          "of a classifier two-sample test (a small CNN trained from scratch on half of the real and synthetic crops, scored on "
+          "the other halves; 95 % interval over held-out source groups and synthetic crops): 0.5 = it cannot tell synthetic "
+          "from real, 1.0 = it always can; – where the run has none."]
     L += [f"- {n}" for n in notes]
     return "\n".join(L) + "\n"
 

@@ -138,9 +138,9 @@ def test_evaluate_cli_writes_metrics(parts, audit_sets, tmp_path, monkeypatch, c
     monkeypatch.setattr(E, "run_generate", lambda rd, n, seed=0: syn.subset(np.arange(n)))
     monkeypatch.setattr(E, "run_load_data", lambda rd, part: {"train": parts["T"], "test": parts["H"]}[part])
     run = tmp_path/"run"; run.mkdir()
-    assert cli_evaluate([str(run), "--n", "200", "--bootstrap", "20", "--no-progress"]) == 0
+    assert cli_evaluate([str(run), "--n", "200", "--bootstrap", "20", "--no-progress", "--c2st-steps", "20"]) == 0
     out = capsys.readouterr().out
-    assert "FID (clean)" in out and "exact training copies" in out
+    assert "FID (clean)" in out and "exact training copies" in out and "C2ST AUROC" in out
     m = json.loads((run/"metrics.json").read_text())
     assert m["mode"] == "clean" and m["n_synthetic"] == 200 and m["n_real"] == 100
     assert m["fid"]["interval"]["low"] <= m["fid"]["fid"] <= m["fid"]["interval"]["high"]
@@ -151,6 +151,9 @@ def test_evaluate_cli_writes_metrics(parts, audit_sets, tmp_path, monkeypatch, c
     assert (m["fid"]["interval"]["unit"], m["fid"]["interval"]["n_groups"]) == ("crop", m["fid"]["n_real"])  # one crop per field
     assert m["memorization"]["n_exact_copies"] == 10 and m["memorization"]["n_synthetic"] == 200
     assert m["memorization"]["informative"] is True and m["memorization"]["n_train"] == 100
+    c = m["c2st"]  # every held-out real crop (by source field) against every synthetic one, half / half
+    assert (c["n_real_train"] + c["n_real_test"], c["n_fake_train"] + c["n_fake_test"], c["steps"]) == (100, 200, 20), c
+    assert 0 <= c["interval"]["low"] <= c["auroc"] <= c["interval"]["high"] <= 1 and c["interpretation"].startswith("AUROC"), c
     assert (run/"memorization.csv").read_text().count("\n") == 201 and (run/"memorization_pairs.png").stat().st_size > 0
 
 
@@ -161,7 +164,7 @@ def test_evaluate_real_run(parts, tmp_path):
     r = _cde("train", "--dataset", "folder", "--data-dir", str(data.parent), "--channels", "1", "--size", "64",
              "--profile", "smoke", "--out", str(run), "--no-progress")
     assert r.returncode == 0, r.stderr[-3000:]
-    r = _cde("evaluate", str(run), "--n", "16", "--bootstrap", "10", "--no-progress")
+    r = _cde("evaluate", str(run), "--n", "16", "--bootstrap", "10", "--no-progress", "--c2st-steps", "10")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "FID (clean)" in r.stdout and "of 16" in r.stdout, r.stdout  # the audit sees all 16 synthetic crops
     m = json.loads((run/"metrics.json").read_text())
@@ -171,3 +174,5 @@ def test_evaluate_real_run(parts, tmp_path):
     assert m["memorization"]["informative"] == (m["prdc"]["precision"] >= 0.05)
     assert ("uninformative" in r.stdout) == (not m["memorization"]["informative"]), r.stdout
     assert m["memorization"]["n_train"] >= 30 and m["memorization"]["n_exact_copies"] == 0
+    c = m["c2st"]  # run, or skipped because the run's held-out part is too small for two halves (it says so)
+    assert "too few" in c.get("skipped", "") or (c["steps"], c["n_fake_train"] + c["n_fake_test"]) == (10, 16), c

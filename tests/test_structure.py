@@ -123,3 +123,8 @@ def test_readme_layout_lists_every_module():
     "The README's Layout table names exactly the package's modules."
     sec = (ROOT/"README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
     assert sorted(re.findall(r"^\| `(\w+)` \|", sec, re.M)) == sorted(p.stem for p in MODULES)
+
+
+def test_detect_depends_only_on_config_and_crops():
+    "The C2ST detector (`cde.detect`) is a metric that needs no run, no Inception and no training loop."
+    assert imports(ROOT/"cde"/"detect.py") <= {"cde.config", "cde.crops"}, imports(ROOT/"cde"/"detect.py")
