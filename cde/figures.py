@@ -250,11 +250,13 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
     "Run `run_domain.ipynb` with papermill for each domain (data in `data_root/<domain>/dev`), `jobs` at a time; `{domain: out_dir}`. A domain whose folder finished earlier is not run again; an unfinished one resumes (the notebook picks up its GAN checkpoint, metrics and classifiers)."
     import subprocess, time, yaml
     out, res, procs = Path(out), {}, {}
-    say = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    from tqdm.auto import tqdm
+    say = lambda msg: tqdm.write(f"[{time.strftime('%H:%M:%S')}] {msg}")
     queue = []
     for dom in domains:
         if domain_done(out/dom): say(f"{dom}: finished in an earlier run, not run again ({out/dom})"); res[dom] = out/dom
         else: queue.append(dom)
+    bar = tqdm(total=len(queue), desc="reproduce", unit="domain")  # elapsed, and the time left once a domain has finished; each domain's own bars are in its run.log
     def start(dom):
         d = out/dom; again = d.exists() and any(d.iterdir()); d.mkdir(parents=True, exist_ok=True)
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
@@ -276,7 +278,8 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
                 for q, _ in procs.values(): q.terminate()
                 raise RuntimeError(f"run_domain failed for {dom} (exit {p.returncode}); see {d/'run.log'} and {d/'run_domain.ipynb'}; "
                                    "run the same command again to resume")
-            say(f"{dom}: done"); res[dom] = d
+            say(f"{dom}: done"); res[dom] = d; bar.update(1)
+    bar.close()
     return {dom: res[dom] for dom in domains}
 
 
