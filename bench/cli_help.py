@@ -38,6 +38,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5, help="runs of each call (median recorded; default 5)")
     p.add_argument("--label", default="after", help="name of this measurement (default after)")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--note", default="", help="a remark stored with the measurement (e.g. what the tree held)")
     a = p.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}  # this checkout's cde
     calls = [["--help"]] + [[c, "--help"] for c in commands(env)]
@@ -59,7 +60,7 @@ def main(argv=None):
                "nice": os.nice(0), "loadavg_before": [round(x, 2) for x in load0],
                "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
     prov = provenance(vars(a), ROOT)
-    entry = {"label": a.label, "rows": rows, "machine": machine, "git": prov["git"], "config": prov["config"],
+    entry = {"label": a.label, **({"note": a.note} if a.note else {}), "rows": rows, "machine": machine, "git": prov["git"], "config": prov["config"],
              "made_utc": prov["made_utc"], "slowest_median_s": max(r["median_s"] for r in rows)}
     old = json.loads(Path(a.out).read_text()).get("measurements", []) if Path(a.out).exists() else []
     res = {"what": "wall-clock seconds until `cde --help` / `cde COMMAND --help` returns, each in a new process (bench/cli_help.py)",

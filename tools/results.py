@@ -184,9 +184,10 @@ def _fid_budget(d):
 
 
 def _cli_help(d):
+    notes = [f"{m['label']}: {m['note']}." for m in d["measurements"] if m.get("note")]
     rows = [{"label": m["label"], "call": f"{r['form']} {r['args']}", "median s": r["median_s"], "min s": r["min_s"],
              "max s": r["max_s"], "runs": r["n"], "nice": m["machine"].get("nice")} for m in d["measurements"] for r in m["rows"]]
-    return [f"Requirement: {d.get('requirement', '')}.", _scalar_table(rows)]
+    return [f"Requirement: {d.get('requirement', '')}.", *notes, _scalar_table(rows)]
 
 
 def _curate(d):
@@ -201,8 +202,7 @@ RENDER = {"metrics": _metrics, "fid_budget": _fid_budget, "cli_help": _cli_help,
 def bench_section(path) -> str:
     "The Markdown of one result file: a heading, its conditions and its tables, every number read from the file."
     path = Path(path); d = json.loads(path.read_text()); name = path.stem
-    out = [f"## {name}", f"*{d.get('what') or d.get('benchmark') or name}*" if d.get("what") or d.get("benchmark") else "",
-           conditions(d, name)]
+    out = [f"## {name}", f"*{d['what']}*" if d.get("what") else "", conditions(d, name)]
     if name.startswith("quality"): out += _quality(d)
     elif name in RENDER: out += RENDER[name](d)
     else:
@@ -213,7 +213,7 @@ def bench_section(path) -> str:
 
 
 def bench_files(root=ROOT) -> list:
-    "The result files of the measurements page, newest-first order not implied: sorted by name."
+    "The result files of the measurements page, sorted by name."
     return sorted((Path(root)/"bench"/"results").glob("*.json"))
 
 
