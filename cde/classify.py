@@ -311,6 +311,8 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
     if out is not None: out.mkdir(parents=True, exist_ok=True)
     baseline = majority_baseline(real_train.labels, test, classes, positive, cfg["n_boot"], seed, cfg["size"])
     rows, preds, t_all = [], {}, time.perf_counter()
+    from tqdm.auto import tqdm
+    overall = tqdm(total=len(arms) * len(models), desc="classifiers", unit="model", disable=not progress)  # ETA of the whole protocol
     for arm, tr, sizes in arms:
         for arch in models:
             seed_everything(seed, deterministic=True)
@@ -332,6 +334,8 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
                 print(f"{ARCH_LABELS[arch]:<16} {arm:<26} acc {100 * mets['accuracy']['value']:.1f} % "
                       f"[{100 * mets['accuracy']['lo']:.1f}, {100 * mets['accuracy']['hi']:.1f}]  "
                       f"({hist['steps']} steps, {hist['wall_s']:.0f} s, {hist['stopped_by']})", file=sys.stderr, flush=True)
+            overall.update(1)
+    overall.close()
     claims = utility_claims(preds, test.labels, len(classes), test.sources, cfg["n_boot"], seed)
     res = {"config": cfg, "classes": classes, "positive": positive, "baseline": baseline, "rows": rows, "claims": claims,
            "split": split_unit(test.sources), "wall_s": round(time.perf_counter() - t_all, 1)}

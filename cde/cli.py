@@ -6,28 +6,30 @@
 from __future__ import annotations
 import argparse, contextlib, json, sys
 from pathlib import Path
-import numpy as np
-import torch
-from .config import PROFILE_NAMES, _allowed, get_device, make_run_dir, save_json
-from .crops import save_crops
-from .data import DOMAINS, get_domain, list_domains, load_domain, summarize, format_summary, _jsonable
-from .download import DOWNLOADS, DownloadError, download_domain
-from .curate import (DEFAULT_CURATION, DENOISERS, NORMALIZERS, resolve_curation, apply_labels, curate, write_folder,
-                        curation_figure)
-from .gan import MODELS, RESOLUTIONS
-from .run import (CONFIG_KEYS, PRECISIONS, STRATEGIES, CheckpointError, _load_cfg, _parse_value, load_config_file, resolve_config,
-                     resolve_saved, generate)
-from .train import train
-from .metrics import compute_fid
-from .evaluate import evaluate_run, format_table
-from .networks import ARCHITECTURES
-from .classify import PROTOCOLS, _validation_plan, run_validation
-from .export import export_dataset
-from .figures import PAPER_DOMAINS, reproduce, download_missing
 
 # %% auto #0
-__all__ = ['COMMANDS', 'usage', 'main', 'cli_data', 'cli_download', 'cli_curate', 'train_parser', 'cli_train', 'cli_generate',
-           'cli_fid', 'cli_evaluate', 'validate_parser', 'cli_validate', 'cli_export', 'cli_reproduce']
+__all__ = ['PARSER_NAMES', 'CURATE_DEFAULTS', 'COMMANDS', 'usage', 'main', 'cli_data', 'cli_download', 'cli_curate',
+           'train_parser', 'cli_train', 'cli_generate', 'cli_fid', 'cli_evaluate', 'validate_parser', 'cli_validate',
+           'cli_export', 'cli_reproduce']
+
+# %% ../nbs/99_cli.ipynb #a1c0e7d2
+# The names the parsers offer, written here so that `cde --help` and `cde COMMAND --help` import no library module
+# (so no torch): each command imports what it needs when it runs, after its options parsed.
+# The test below checks every entry against the library table named beside it.
+PARSER_NAMES = {
+    "profile":  ("smoke", "quick", "paper", "auto"),                      # cde.config.PROFILE_NAMES
+    "domain":   ("folder", "nuclei", "blood", "colon", "sample", "ihc"),  # cde.data.DOMAINS
+    "download": ("nuclei", "colon", "blood"),                             # cde.download.DOWNLOADS
+    "size":     (32, 64, 128),                                            # cde.gan.RESOLUTIONS
+    "strategy": ("per_class", "conditional"),                             # cde.run.STRATEGIES
+    "precision": ("no", "fp16", "bf16"),                                  # cde.run.PRECISIONS
+    "protocol": ("tstr", "trtr", "mixed", "imbalance"),                   # cde.classify.PROTOCOLS
+    "arch":     ("resnet50", "densenet121", "efficientnet_b0", "vgg16", "inception_v3"),  # cde.networks.ARCHITECTURES
+    "paper_domain": ("nuclei", "blood", "colon"),                         # cde.figures.PAPER_DOMAINS
+}
+CURATE_DEFAULTS = {"blank_range": 2.0, "blur_z": 3.5, "dedupe_distance": 0}  # cde.curate.DEFAULT_CURATION's
+
+def _allowed(xs) -> str: return ", ".join(map(str, xs))
 
 # %% ../nbs/99_cli.ipynb #6ca3e463
 COMMANDS = {  # subcommand X runs `cli_X` below
@@ -66,7 +68,7 @@ def cli_data(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="cde data", description="List CDE domains, or load one (decoding or from the "
                                 "cache) and summarise its crops.")
     p.add_argument("--list", action="store_true", help="list the domains")
-    p.add_argument("--dataset", metavar="NAME", help=f"domain to load: {', '.join(DOMAINS)}")
+    p.add_argument("--dataset", metavar="NAME", help=f"domain to load: {_allowed(PARSER_NAMES['domain'])}")
     p.add_argument("--data-dir", metavar="DIR", help="the domain's data in one of its native layouts")
     p.add_argument("--size", type=int, help="crop size in pixels (default: the domain's, 64)")
     p.add_argument("--channels", type=int, help="1 (grayscale) or 3 (RGB); default: the domain's")
@@ -75,6 +77,7 @@ def cli_data(argv: list[str]) -> int:
     p.add_argument("--no-cache", action="store_true", help="decode again and do not write the cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    from cde.data import DOMAINS, list_domains, load_domain, summarize, format_summary, _jsonable
     if a.list: print(list_domains()); return 0
     if not a.dataset: p.error(f"give --list or --dataset NAME (one of {', '.join(DOMAINS)})")
     if a.dataset not in DOMAINS: p.error(f"--dataset: unknown {a.dataset!r}; allowed: {', '.join(DOMAINS)}")
@@ -91,7 +94,7 @@ def cli_data(argv: list[str]) -> int:
 def cli_download(argv: list[str]) -> int:
     "`cde download DOMAIN [--out DIR]`: fetch a public domain's source archives."
     p = argparse.ArgumentParser(prog="cde download", description="Fetch a domain's public source data (needs internet).")
-    p.add_argument("domain", help=f"one of {', '.join(DOWNLOADS)}")
+    p.add_argument("domain", help=f"one of {_allowed(PARSER_NAMES['download'])}")
     p.add_argument("--out", metavar="DIR", help="target folder (default: where `cde data --dataset DOMAIN` looks)")
     p.add_argument("--timeout", type=float, default=15, help="network timeout in seconds (default 15)")
     p.add_argument("--source", default="cnmc", help="blood only: cnmc (C-NMC 2019, default) or taleqani")
@@ -99,6 +102,8 @@ def cli_download(argv: list[str]) -> int:
     p.add_argument("--force", action="store_true", help="download again even when DOWNLOAD.json is there")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    from cde.data import DOMAINS
+    from cde.download import DOWNLOADS, DownloadError, download_domain
     if a.domain not in DOMAINS: p.error(f"unknown domain {a.domain!r}; allowed: {', '.join(DOWNLOADS)}")
     if a.timeout <= 0: p.error("--timeout must be positive")
     try: path = download_domain(a.domain, a.out, a.timeout, a.source, a.url_base, progress=not a.quiet, force=a.force)
@@ -123,9 +128,9 @@ def _curate_parser() -> argparse.ArgumentParser:
     p.add_argument("--paper", action="store_true", help="the paper's curation: --denoise nlmeans --normalize percentile")
     p.add_argument("--no-filter-blank", action="store_true"); p.add_argument("--no-filter-blur", action="store_true")
     p.add_argument("--no-dedupe", action="store_true")
-    p.add_argument("--blank-range", type=float, default=DEFAULT_CURATION["blank_range"], help="grey levels (default %(default)s)")
-    p.add_argument("--blur-z", type=float, default=DEFAULT_CURATION["blur_z"], help="robust z cut (default %(default)s)")
-    p.add_argument("--dedupe-distance", type=int, default=DEFAULT_CURATION["dedupe_distance"], help="phash bits (default %(default)s)")
+    p.add_argument("--blank-range", type=float, default=CURATE_DEFAULTS["blank_range"], help="grey levels (default %(default)s)")
+    p.add_argument("--blur-z", type=float, default=CURATE_DEFAULTS["blur_z"], help="robust z cut (default %(default)s)")
+    p.add_argument("--dedupe-distance", type=int, default=CURATE_DEFAULTS["dedupe_distance"], help="phash bits (default %(default)s)")
     p.add_argument("--labels", help="a labels.csv from the annotation widget, applied before curation")
     p.add_argument("--limit", type=int, help="curate a seeded random subset of this many crops")
     p.add_argument("--seed", type=int, default=0)
@@ -137,6 +142,10 @@ def cli_curate(argv: list[str]) -> int:
     p = _curate_parser()
     try: a = p.parse_args(argv)
     except SystemExit as e: return int(e.code or 0)
+    import numpy as np
+    from cde.config import make_run_dir, save_json
+    from cde.data import get_domain, load_domain
+    from cde.curate import DENOISERS, NORMALIZERS, resolve_curation, apply_labels, curate, write_folder, curation_figure
     def fail(msg): print(f"cde curate: error: {msg}", file=sys.stderr); return 2
     steps = {"denoise": "nlmeans" if a.paper else a.denoise, "normalize": "percentile" if a.paper else a.normalize,
              "filter_blank": not a.no_filter_blank, "filter_blur": not a.no_filter_blur, "dedupe": not a.no_dedupe,
@@ -177,6 +186,7 @@ def cli_curate(argv: list[str]) -> int:
 
 # %% ../nbs/99_cli.ipynb #cff7b43e
 def _parse_set(items) -> dict:
+    from cde.run import _parse_value
     out = {}
     for it in items or []:
         if "=" not in it: raise ValueError(f"--set: expected key=value, got {it!r}")
@@ -188,26 +198,29 @@ def train_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cde train", description="Train a GAN (per class or class-conditional) into a run directory.")
     p.add_argument("--dataset", help="domain name (cde data lists them)")
     p.add_argument("--data-dir", help="local folder of the domain's data")
-    p.add_argument("--profile", choices=PROFILE_NAMES, help="smoke | quick | paper | auto (default auto)")
-    p.add_argument("--model", choices=list(MODELS), help="dcgan (paper baseline) | cde (default) | cde_r3 (R3GAN-style candidate)")
-    p.add_argument("--strategy", choices=list(STRATEGIES), help="per_class (default; one GAN per class) | conditional")
+    p.add_argument("--profile", choices=PARSER_NAMES["profile"], help="smoke | quick | paper | auto (default auto)")
+    p.add_argument("--model", help="a preset of cde.gan.MODELS: dcgan (paper baseline) | cde (default) | cde_r3 (R3GAN-style candidate); "
+                   "an unknown name is an error that lists them")
+    p.add_argument("--strategy", choices=PARSER_NAMES["strategy"], help="per_class (default; one GAN per class) | conditional")
     p.add_argument("--seed", type=int); p.add_argument("--split-seed", type=int)
-    p.add_argument("--size", type=int, choices=list(RESOLUTIONS)); p.add_argument("--channels", type=int, choices=[1, 3])
+    p.add_argument("--size", type=int, choices=PARSER_NAMES["size"]); p.add_argument("--channels", type=int, choices=[1, 3])
     p.add_argument("--classes", help="comma-separated subset of the domain's classes")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--precision", choices=list(PRECISIONS), help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
+    p.add_argument("--precision", choices=PARSER_NAMES["precision"], help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
     p.add_argument("--log-with", metavar="TRACKERS", help="experiment tracking through Accelerate, e.g. tensorboard (RUN_DIR/logs; comma-separated for several)")
     p.add_argument("--config", metavar="FILE", help="YAML / JSON config file, or a run's config.json; flags and --set override it")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit (reads no data, writes nothing; with --resume: the run's)")
     p.add_argument("--out", help="run directory (never overwritten without --resume); required unless --print-config")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=f"any config key: {_allowed(CONFIG_KEYS)}")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key (--print-config shows them all; an unknown key is an error that lists them)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 def cli_train(argv: list[str]) -> int:
     "`cde train`: parse, validate and train; returns an exit code."
     a = train_parser().parse_args(argv)
+    from cde.run import _load_cfg, load_config_file, resolve_config, resolve_saved
+    from cde.train import train
     cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
                                   seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
                                   device=a.device, precision=a.precision, log_with=a.log_with).items() if v is not None}
@@ -232,6 +245,8 @@ def cli_generate(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0); p.add_argument("--out", required=True, help="output folder (must be new or empty)")
     p.add_argument("--class", dest="class_name", help="generate only this class")
     a = p.parse_args(argv)
+    from cde.crops import save_crops
+    from cde.run import CheckpointError, generate
     try:
         if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
         out = Path(a.out)
@@ -251,6 +266,8 @@ def _common_args(p: argparse.ArgumentParser):
 
 def _device_arg(p, a):
     if a.batch_size < 1: p.error(f"--batch-size must be >= 1, got {a.batch_size}")
+    import torch
+    from cde.config import get_device
     if a.device == "auto": return str(get_device("auto", mps=False))
     try: d = torch.device(a.device)
     except RuntimeError: p.error(f"--device {a.device!r} is not a device; allowed: auto, cpu, cuda, cuda:N")
@@ -265,6 +282,7 @@ def cli_fid(argv: list[str]) -> int:
     p.add_argument("--no-cache", action="store_true", help="recompute features even when cached")
     _common_args(p)
     a = p.parse_args(argv); dev = _device_arg(p, a)
+    from cde.metrics import compute_fid
     try:
         with contextlib.redirect_stdout(sys.stderr):
             r = compute_fid(a.dir_a, a.dir_b, names=(a.dir_a, a.dir_b), kid=True, batch_size=a.batch_size,
@@ -297,6 +315,7 @@ def cli_evaluate(argv: list[str]) -> int:
     if a.c2st_steps < 0: p.error(f"--c2st-steps must be >= 0 (0: off), got {a.c2st_steps}")
     if not Path(a.run_dir).is_dir(): p.error(f"RUN_DIR {a.run_dir} does not exist")
     if a.real is not None and not Path(a.real).is_dir(): p.error(f"--real {a.real} is not a folder")
+    from cde.evaluate import evaluate_run, format_table
     try:
         with contextlib.redirect_stdout(sys.stderr):
             r = evaluate_run(a.run_dir, real=a.real, n=a.n, seed=a.seed, n_boot=a.bootstrap, k=a.k, batch_size=a.batch_size,
@@ -313,8 +332,8 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="registered domain of the real crops (default: the --synthetic run's)")
     p.add_argument("--data-dir", help="real data directory (default: the --synthetic run's)")
     p.add_argument("--synthetic", help="GAN run directory (cde train) or a root/<class>/ folder of synthetic crops")
-    p.add_argument("--protocol", default="tstr", help=f"comma-separated; allowed: {_allowed(PROTOCOLS)}")
-    p.add_argument("--models", default=",".join(ARCHITECTURES), help=f"comma-separated; allowed: {_allowed(ARCHITECTURES)}")
+    p.add_argument("--protocol", default="tstr", help=f"comma-separated; allowed: {_allowed(PARSER_NAMES['protocol'])}")
+    p.add_argument("--models", default=",".join(PARSER_NAMES["arch"]), help=f"comma-separated; allowed: {_allowed(PARSER_NAMES['arch'])}")
     p.add_argument("--profile", default="auto", help="smoke, quick, paper or auto (paper on CUDA, else quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of training, synthetic draws and bootstrap")
     p.add_argument("--split-seed", type=int, default=None, help="seed of the train/val/test split (default: the run's, else --seed)")
@@ -337,6 +356,7 @@ def validate_parser() -> argparse.ArgumentParser:
 def cli_validate(argv: list[str]) -> int:
     "`cde validate`: classifier validation (TSTR / TRTR / mixed / imbalance) into --out; returns an exit code."
     a = validate_parser().parse_args(argv)
+    from cde.classify import _validation_plan, run_validation
     kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
                                      "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",
                                      "channels", "budget_s", "max_epochs", "device", "threads")}
@@ -356,6 +376,7 @@ def cli_export(argv: list[str]) -> int:
     p.add_argument("--out", required=True, help="output folder (new or empty)")
     p.add_argument("--seed", type=int, default=0); p.add_argument("--class", dest="class_name")
     a = p.parse_args(argv)
+    from cde.export import export_dataset
     try:
         if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
         if not (Path(a.run_dir)/"config.json").exists(): raise FileNotFoundError(f"{a.run_dir} is not a CDE run directory (no config.json)")
@@ -370,7 +391,7 @@ def cli_reproduce(argv: list) -> int:
     p = argparse.ArgumentParser(prog="cde reproduce", description="Regenerate the paper's Figures 1–4, FID table and Table 1. "
                                 "Each run gets a new numbered folder under --out; running the same command again resumes the newest unfinished one.")
     p.add_argument("--data-root", required=True, help="folder holding nuclei/, blood/, colon/ (each with dev/<class>/*.png)")
-    p.add_argument("--profile", default="quick", choices=PROFILE_NAMES)
+    p.add_argument("--profile", default="quick", choices=PARSER_NAMES["profile"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/reproduce", help="parent of the numbered run folders (default runs/reproduce)")
     p.add_argument("--figures", default=None, metavar="DIR", help="where the figures and tables go (default: the run folder's figures/; "
@@ -378,11 +399,13 @@ def cli_reproduce(argv: list) -> int:
     p.add_argument("--resume", default=None, metavar="DIR", help="continue this run folder (default: the newest unfinished one made with the same arguments)")
     p.add_argument("--new", action="store_true", help="always start a new run folder")
     p.add_argument("--download", action="store_true", help="first fetch what `cde download` can into DATA_ROOT/<domain> (needs internet)")
-    p.add_argument("--domains", default=",".join(PAPER_DOMAINS))
+    p.add_argument("--domains", default=",".join(PARSER_NAMES["paper_domain"]), help="comma-separated (default: all three)")
     p.add_argument("--n-eval", type=int, default=None, help="synthetic images per domain for the metrics (default: the profile's, 500)")
     p.add_argument("--max-eval-real", type=int, default=None, help="cap on real held-out crops embedded for the metrics (default: the profile's, 500; 0: all; the audit searches every training crop)")
     p.add_argument("--jobs", type=int, default=3, help="domains run at once (each with one torch thread when > 1)")
     a = p.parse_args(argv)
+    from cde.download import DownloadError
+    from cde.figures import PAPER_DOMAINS, reproduce, download_missing
     doms = [d for d in a.domains.split(",") if d]
     bad = [d for d in doms if d not in PAPER_DOMAINS]
     if bad: p.error(f"--domains: unknown {bad}; allowed: {', '.join(PAPER_DOMAINS)}")

@@ -256,15 +256,41 @@ def domain_done(d) -> bool:
     "True when a `run_domain` output folder finished: its `summary.json` is the last file the notebook writes."
     return (Path(d)/"summary.json").exists()
 
+def _eta_bar(queue, profile: Profile, jobs: int):
+    "A tqdm bar over the wall-clock seconds `queue` is expected to take, `jobs` at a time, from the timings in the committed `figures/reproduce.json` when it was made at the same profile (else over domains); `tick()` moves it."
+    import json, time
+    from tqdm.auto import tqdm
+    try:
+        prev = json.loads((run_domain_notebook().parents[1]/"figures"/"reproduce.json").read_text())
+        est = {d: t["total_s"] for d, t in prev["timings_per_domain"].items()} if prev.get("profile") == profile.name else {}
+    except (OSError, ValueError, KeyError): est = {}
+    if queue and all(d in est for d in queue):
+        slots = [0.0] * max(1, min(jobs, len(queue)))
+        for d in queue: i = slots.index(min(slots)); slots[i] += est[d]  # the order run_domains starts them in
+        bar = tqdm(total=round(max(slots)), desc="reproduce (time left estimated from figures/reproduce.json)", unit="s")
+    else: bar = tqdm(total=len(queue), desc="reproduce", unit="domain")
+    bar.done, t0, timed, n = 0, time.perf_counter(), bar.unit == "s", len(queue)  # run_domains pops `queue`: count it now
+    def tick():
+        if timed:  # elapsed seconds, held below the total until every domain is done (then the estimate grows)
+            now = time.perf_counter() - t0
+            if now >= bar.total and bar.done < n: bar.total = round(now) + 60
+            bar.n = bar.total if bar.done == n else min(round(now), bar.total - 1)
+        else: bar.n = bar.done
+        bar.refresh()
+    bar.tick = tick
+    return bar
+
 def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: int = 1, **params) -> dict:
     "Run `run_domain.ipynb` with papermill for each domain (data in `data_root/<domain>/dev`), `jobs` at a time; `{domain: out_dir}`. A domain whose folder finished earlier is not run again; an unfinished one resumes (the notebook picks up its GAN checkpoint, metrics and classifiers)."
     import subprocess, time, yaml
     out, res, procs = Path(out), {}, {}
-    say = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    from tqdm.auto import tqdm
+    say = lambda msg: tqdm.write(f"[{time.strftime('%H:%M:%S')}] {msg}")
     queue = []
     for dom in domains:
         if domain_done(out/dom): say(f"{dom}: finished in an earlier run, not run again ({out/dom})"); res[dom] = out/dom
         else: queue.append(dom)
+    bar = _eta_bar(queue, profile, jobs)  # each domain's own progress bars are in its run.log
     def start(dom):
         d = out/dom; again = d.exists() and any(d.iterdir()); d.mkdir(parents=True, exist_ok=True)
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
@@ -278,7 +304,7 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
     while queue or procs:
         while queue and len(procs) < max(1, jobs):
             dom = queue.pop(0); procs[dom] = start(dom)
-        time.sleep(2)
+        time.sleep(2); bar.tick()
         for dom, (p, d) in list(procs.items()):
             if p.poll() is None: continue
             del procs[dom]
@@ -286,7 +312,9 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
                 for q, _ in procs.values(): q.terminate()
                 raise RuntimeError(f"run_domain failed for {dom} (exit {p.returncode}); see {d/'run.log'} and {d/'run_domain.ipynb'}; "
                                    "run the same command again to resume")
-            say(f"{dom}: done"); res[dom] = d
+            say(f"{dom}: done"); res[dom] = d; bar.done += 1
+        bar.tick()
+    bar.close()
     return {dom: res[dom] for dom in domains}
 
 

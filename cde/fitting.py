@@ -82,6 +82,8 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
             loss = F.cross_entropy(model(xb.to(device)), y[idx].to(device))
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             train_time += time.perf_counter() - ts; step += 1; bar.update(1)
+            if clock.seconds and step % 20 == 0:  # under a time budget the run ends before `total`: re-estimate it, so the ETA is right
+                bar.total = min(total, step + int((clock.seconds - clock.elapsed) * step / max(clock.elapsed, 1e-9))); bar.refresh()
             if clock.steps_up(step): stop = "max_steps"; break
             if clock.time_up(): stop = "budget"; break
             if cfg.get("val_every_s") and time.perf_counter() - last_val >= cfg["val_every_s"]:

@@ -3,11 +3,13 @@
 Usage: python tools/readme.py          # rewrite README.md
        python tools/readme.py --check  # exit 1 when README.md is out of date
 """
-import re, sys
+import contextlib, io, re, sys
 from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the notebook's cells import this checkout's cde
+EXEC = "# README: exec"  # a code cell holding this line is run, and what it prints goes into the README
 
 INCLUDE = re.compile(r"\{\{< include (\S+) >\}\}")  # Quarto's include shortcode, path relative to nbs/
 
@@ -15,15 +17,22 @@ def expand(text: str) -> str:
     "Replace each Quarto `{{< include PATH >}}` by the file's text, as the docs site shows it."
     return INCLUDE.sub(lambda m: (ROOT/"nbs"/m.group(1)).read_text().strip(), text)
 
-def readme_text(cell) -> str:
-    "What a cell puts in the README: a markdown cell its text; a code cell its `# README: ` lines (e.g. the markdown image of the figure it displays on the docs page)."
+def readme_text(cell, ns: dict) -> str:
+    "What a cell puts in the README: a markdown cell its text; a code cell its `# README: ` lines (e.g. the markdown image of the figure it displays on the docs page) and, when it holds `# README: exec`, what it prints when run (in `ns`, shared by the cells run)."
     if cell.cell_type == "markdown": return cell.source.strip()
-    return "\n".join(l[len("# README: "):] for l in cell.source.splitlines() if l.startswith("# README: "))
+    lines = cell.source.splitlines()
+    out = ["\n".join(l[len("# README:"):].removeprefix(" ") for l in lines if l.startswith("# README:") and l.strip() != EXEC)]
+    if EXEC in map(str.strip, lines):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf): exec(compile(cell.source, "nbs/index.ipynb", "exec"), ns)
+        out.append(buf.getvalue().strip())
+    return "\n\n".join(o.strip() for o in out if o.strip())
 
 def render() -> str:
     "README text: the markdown cells of nbs/index.ipynb (and the `# README:` lines of its code cells), one blank line between cells, Quarto includes expanded."
     nb = nbformat.read(ROOT/"nbs"/"index.ipynb", as_version=4)
-    body = expand("\n\n".join(t for t in map(readme_text, nb.cells) if t))
+    ns = {"__name__": "readme"}
+    body = expand("\n\n".join(t for t in (readme_text(c, ns) for c in nb.cells) if t))
     return "<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
 
 if __name__ == "__main__":
