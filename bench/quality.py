@@ -69,7 +69,7 @@ def c2st_row(test, fake, seed: int, steps: int = 600) -> dict:
     "The ImageNet-free check: cde.detect's classifier two-sample test of generated vs held-out real crops (real halves split by source), summarised."
     from cde.detect import c2st
     r = c2st(test.images, fake.images, real_groups=test.sources, steps=steps, seed=seed, num_threads=1)
-    keep = ("auroc", "auroc_ci", "accuracy", "n_real_test", "n_fake_test", "n_real_groups_test", "steps", "seconds")
+    keep = ("auroc", "interval", "accuracy", "n_real_test", "n_fake_test", "n_real_groups_test", "steps", "seconds")
     return {k: r[k] for k in keep if k in r}
 
 
