@@ -148,7 +148,7 @@ def _quality(d):
     rows = []
     for r in d["rows"]:
         fin = r["final"].get("ema") or r["final"].get("raw") or {}
-        row = {"domain": r["domain"], "variant": r["variant"], "seed": r["seed"], "budget s": r["budget_s"],
+        row = {"domain": r["domain"], "variant": r["variant"], "seed": r["seed"], "budget s": r["budget_s"], "epochs": r.get("epochs"),
                "images seen": r.get("images_seen"), "FID": fin.get("fid"), "precision": fin.get("precision"),
                "recall": fin.get("recall"), "n synthetic / real": f"{fin.get('n_fake')} / {fin.get('n_real')}",
                "floor FID": r.get("floor", {}).get("fid"), "generator": "EMA" if "ema" in r["final"] else "raw",
