@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .gan import CondBatchNorm2d, _check_res
+from .gan import CondBatchNorm2d, _check_res, _sn
 
 # %% auto #0
 __all__ = ['SLE', 'FastGANGenerator', 'FastGANDiscriminator']
@@ -66,7 +66,7 @@ class FastGANGenerator(nn.Module):
 # %% ../nbs/03d_fastgan.ipynb #ace4b87b
 def _down(cin: int, cout: int) -> nn.Sequential:
     "FastGAN down-block: 4×4 stride-2 conv with spectral norm, batch norm, leaky ReLU."
-    return nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1, bias=False)), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), True), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
 
 def _decoder(cin: int, channels: int, ups: int) -> nn.Sequential:
     "FastGAN's simple decoder: `ups` × (×2 nearest upsampling, 3×3 conv, batch norm, GLU), halving the width, then a 3×3 conv and tanh."
@@ -83,15 +83,15 @@ class FastGANDiscriminator(nn.Module):
         super().__init__()
         n = _check_res(size)
         widths = [ndf * 2 ** min(i, 3) for i in range(n)]  # 64 px: ndf @32, 2·ndf @16, 4·ndf @8, 8·ndf @4
-        self.stem = nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(channels, widths[0], 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True))
+        self.stem = nn.Sequential(_sn(nn.Conv2d(channels, widths[0], 4, 2, 1), True), nn.LeakyReLU(0.2, inplace=True))
         self.downs = nn.ModuleList([_down(a, b) for a, b in zip(widths[:-1], widths[1:])])
         c = widths[-1]
-        self.head = nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(c, c, 1, 1, 0, bias=False)), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, inplace=True),
-                                  nn.utils.spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))
+        self.head = nn.Sequential(_sn(nn.Conv2d(c, c, 1, 1, 0, bias=False), True), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, inplace=True),
+                                  _sn(nn.Conv2d(c, 1, 3, 1, 1), True))
         self.dec_all = _decoder(c, channels, int(math.log2(size // 2 // 4)))  # 4×4 → size/2
         self.dec_part = _decoder(widths[-2], channels, int(math.log2(size // 2 // 4)))  # a 4×4 quarter of the 8×8 map → size/2 = the quarter at full size
         self.n_classes = n_classes
-        if n_classes: self.embed = nn.utils.spectral_norm(nn.Embedding(n_classes, c))
+        if n_classes: self.embed = _sn(nn.Embedding(n_classes, c), True)
     def forward(self, x, y=None, recon: bool = False):
         "Patch logits N×K; with `recon`, also the L1 reconstruction loss of the two decoders on `x` (reals)."
         h = self.stem(x); feats = []

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['RESOLUTIONS', 'MODELS', 'RECIPE_DEFAULTS', 'G_ARCHS', 'D_ARCHS', 'ARCHS', 'LOSSES', 'CondBatchNorm2d', 'Generator',
+__all__ = ['RESOLUTIONS', 'MODELS', 'RECIPE_DEFAULTS', 'G_ARCHS', 'D_ARCHS', 'LOSSES', 'CondBatchNorm2d', 'Generator',
            'Discriminator', 'init_dcgan', 'MinibatchStd', 'ResNetGenerator', 'ResNetDiscriminator', 'build_models',
            'GANLoss', 'get_loss', 'd_loss_fn', 'g_loss_fn', 'ada_signs', 'grad_penalty', 'lazy_weight', 'lecam_reg',
            'lecam_ema', 'ema_update', 'ema_beta', 'check_recipe']
@@ -203,7 +203,6 @@ RECIPE_DEFAULTS = dict(g_arch="dcgan", d_arch="dcgan", r2_gamma=0.0, reg_every=4
                        lecam=0.0, lecam_decay=0.99, proj_size=64, recon=0.0)  # the options' values before they existed
 G_ARCHS = ("dcgan", "resnet", "fastgan")  # fastgan: cde.fastgan
 D_ARCHS = ("dcgan", "resnet", "projected", "fastgan")  # projected: cde.projected (frozen EfficientNet-lite0 features); fastgan: cde.fastgan
-ARCHS = G_ARCHS
 
 def build_models(cfg: dict, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     "Generator and discriminator for a resolved config (keys of `MODELS` plus `size`, `channels`; `g_arch`/`d_arch` default dcgan)."

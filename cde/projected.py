@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .gan import _sn
 
 # %% auto #0
 __all__ = ['LITE0_SHA256', 'LITE0_REPEATS', 'lite0_weights_file', 'lite0_key', 'load_lite0', 'FeatureNetwork', 'RandomProjection',
@@ -100,8 +101,6 @@ class RandomProjection(nn.Module):
         return out
 
 # %% ../nbs/03c_projected.ipynb #78fd1feb
-def _sn(m): return nn.utils.spectral_norm(m)
-
 class _Head(nn.Module):
     "A small patch discriminator on one projected scale: spectral-norm stride-2 convs with batch norm down to ≤ 4×4, then a 3×3 conv to one logit map [+ class projection]."
     def __init__(self, c: int, res: int, n_classes: int = 0, width: int = 64):
@@ -109,12 +108,12 @@ class _Head(nn.Module):
         layers, cin = [], c
         while res > 4:
             cout = min(cin, max(width, cin // 2)) if cin > width else width
-            layers += [_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False)), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), True), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
             cin, res = cout, res // 2
         self.body = nn.Sequential(*layers)
-        self.out = _sn(nn.Conv2d(cin, 1, 3, 1, 1))
+        self.out = _sn(nn.Conv2d(cin, 1, 3, 1, 1), True)
         self.n_classes = n_classes
-        if n_classes: self.embed = _sn(nn.Embedding(n_classes, cin))
+        if n_classes: self.embed = _sn(nn.Embedding(n_classes, cin), True)
     def forward(self, x, y=None):
         h = self.body(x); o = self.out(h).flatten(1)
         if self.n_classes: o = o + (self.embed(y) * h.mean(dim=[2, 3])).sum(1, keepdim=True)  # projection
