@@ -147,13 +147,15 @@ def c2st(real, fake, real_groups=None, fake_groups=None, steps: int = 600, batch
         Tr, Tf = (to_tensor(x).to(dev).contiguous(memory_format=torch.channels_last) for x in (xr, xf))  # channels_last: ~1.5× on the CPU
         net = detector(xr.shape[-1], seed=seed).to(dev).to(memory_format=torch.channels_last).train()
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+        # one-cycle needs a warm-up of at least one step (10 % of `steps`); a handful of steps (smoke) keeps the LR constant
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1) if steps >= 20 else None
         g, itr, itf = torch.Generator().manual_seed(seed), torch.as_tensor(r_tr), torch.as_tensor(f_tr)
         y = torch.cat([torch.zeros(h), torch.ones(h)]).to(dev)
         for _ in tqdm(range(steps), desc="C2ST detector", unit="step", disable=not progress, file=sys.stderr):
             ir, jf = itr[torch.randint(0, len(itr), (h,), generator=g)], itf[torch.randint(0, len(itf), (h,), generator=g)]
             loss = nn.functional.binary_cross_entropy_with_logits(net(dihedral(torch.cat([Tr[ir.to(dev)], Tf[jf.to(dev)]]), g)), y)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            if sched is not None: sched.step()
         s_r, s_f = _scores(net, Tr[torch.as_tensor(r_te).to(dev)]), _scores(net, Tf[torch.as_tensor(f_te).to(dev)])
         threads = torch.get_num_threads()
     finally: torch.set_num_threads(prev)
