@@ -55,7 +55,7 @@ def main(argv=None):
                 rows.append(r)
                 print(f"{arch:<16}{s:>4}{th:>4}{r['step_s']:>9.3f}{r['train_img_s']:>13.1f}{r['eval_img_s']:>12.1f}{r['params'] / 1e6:>10.1f}", flush=True)
     save_json({"environment": environment_info("cpu"), "loadavg_before": load0, "loadavg_after": os.getloadavg(),
-               "settings": vars(a), "rows": rows, "provenance": prov}, a.out)
+               "settings": prov["config"], "rows": rows, "provenance": prov}, a.out)
     print(f"wrote {a.out}")
 
 
