@@ -24,7 +24,7 @@ PARSER_NAMES = {
     "strategy": ("per_class", "conditional"),                             # cde.run.STRATEGIES
     "precision": ("no", "fp16", "bf16"),                                  # cde.run.PRECISIONS
     "protocol": ("tstr", "trtr", "mixed", "imbalance"),                   # cde.classify.PROTOCOLS
-    "arch":     ("resnet50", "densenet121", "efficientnet_b0", "vgg16", "inception_v3"),  # cde.networks.ARCHITECTURES
+    "arch":     ("resnet50", "densenet121", "efficientnet_b0", "vgg16_bn", "inception_v3"),  # cde.networks.ARCHITECTURES
     "paper_domain": ("nuclei", "blood", "colon"),                         # cde.figures.PAPER_DOMAINS
 }
 CURATE_DEFAULTS = {"blank_range": 2.0, "blur_z": 3.5, "dedupe_distance": 0}  # cde.curate.DEFAULT_CURATION's
@@ -346,12 +346,22 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive", default="cancer", help="positive class for binary recall/precision/F1 (default cancer)")
     p.add_argument("--size", type=int, help="classifier input size in px (default: the profile's)")
     p.add_argument("--channels", type=int, choices=(1, 3), help="channels of the real crops (default: the domain's)")
-    p.add_argument("--budget-s", type=float, help="training wall-clock budget per model in seconds (default: the profile's)")
+    p.add_argument("--max-steps", type=int, help="training steps per model (default: the profile's; the learning-rate schedule spans them)")
+    p.add_argument("--seeds", type=int, help="training seeds per model and arm, each cell their mean (default: the profile's, 3 at quick)")
+    p.add_argument("--budget-s", type=float, help="wall-clock cap per model in seconds, a safety limit beside the step budget (default: the profile's)")
     p.add_argument("--max-epochs", type=int, help="maximum epochs per model (default: the profile's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=_threads_arg, help="torch CPU threads, or auto: all cores (default: the profile's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+def _threads_arg(v: str):
+    "`--threads`: a positive int or `auto`."
+    if v == "auto": return v
+    try: n = int(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {v!r}")
+    if n < 1: raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {v!r}")
+    return n
 
 def cli_validate(argv: list[str]) -> int:
     "`cde validate`: classifier validation (TSTR / TRTR / mixed / imbalance) into --out; returns an exit code."
@@ -359,12 +369,13 @@ def cli_validate(argv: list[str]) -> int:
     from cde.classify import _validation_plan, run_validation
     kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
                                      "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",
-                                     "channels", "budget_s", "max_epochs", "device", "threads")}
+                                     "channels", "budget_s", "max_epochs", "max_steps", "seeds", "device", "threads")}
     try: plan = _validation_plan(**kw, protocols=a.protocol, models=a.models, progress=not a.quiet, argv=list(argv))
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"cde validate: error: {e}", file=sys.stderr); return 2
     res = run_validation(**plan)
-    print(f"wrote {plan['out']}/results.json, table1.csv/.md/.tex and {len(res['rows'])} confusion figures ({res['wall_s']:.0f} s)")
+    print(f"wrote {plan['out']}/results.json, table1.csv/.md/.tex and {len(res['summary'])} confusion figures ({len(res['rows'])} "
+          f"trained models, {res['wall_s']:.0f} s)")
     return 0
 
 # %% ../nbs/99_cli.ipynb #41889246

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything', 'Budget',
-           'Profile', 'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
-           'git_commit', 'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir',
-           'git_state', 'provenance', 'shared_data', 'require_shared']
+__all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything',
+           'resolve_threads', 'Budget', 'Profile', 'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json',
+           'load_json', 'portable_path', 'git_commit', 'environment_info', 'make_run_dir', 'numbered_run_dirs',
+           'next_run_dir', 'cache_dir', 'git_state', 'provenance', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #c3656ed1
 def _allowed(xs) -> str:
@@ -39,6 +39,16 @@ def seed_everything(seed: int, deterministic: bool = True) -> dict:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return {"seed": seed, "deterministic": deterministic}
 
+# %% ../nbs/00_config.ipynb #4b9d0f0b
+def resolve_threads(threads=None, busy: int = 0) -> int:
+    "Set torch's CPU threads and return how many are used: an int as given; `auto` all cores, shared evenly with `busy` other jobs still running (os.cpu_count() // (1 + busy), at least 1); None leaves torch's setting."
+    if threads == "auto": threads = max(1, (os.cpu_count() or 1) // (1 + max(0, int(busy))))
+    elif threads is not None:
+        threads = int(threads)
+        if threads < 1: raise ValueError(f"threads: must be at least 1 or 'auto', got {threads}")
+    if threads is not None and threads != torch.get_num_threads(): torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
 # %% ../nbs/00_config.ipynb #1773523c
 class Budget:
     "A training budget of wall-clock `seconds` and/or `steps` (None or 0: no limit); `spent_s` counts earlier sessions of a resumed run."
@@ -57,20 +67,26 @@ PROFILES = {
     "smoke": {  # seconds, for tests
         "train": dict(epochs=3, time_budget_s=None, batch_size=8, nz=16, ngf=8, ndf=8, ckpt_every=3, keep_checkpoints=3,
                       sample_every=1, n_sample=16, num_threads=1),
-        "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, val_every_s=None, patience=1,
-                         lr=1e-3, weight_decay=1e-4, n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
+        "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, schedule="onecycle", warmup=0.1,
+                         balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None,
+                         lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None,
+                         n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10)},
-    "quick": {  # a 2-core CPU: 15 min per GAN; ~90 s per classifier at 32 px (5 models x 5 arms ~40 min)
+    "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds < 45 min)
         "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
                       sample_every=2, n_sample=64),
-        "classify": dict(size=32, batch_size=32, max_epochs=30, max_steps=None, budget_s=90, val_every_s=30, patience=3,
-                         lr=1e-3, weight_decay=1e-4, n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
+        "classify": dict(size=32, batch_size=32, max_epochs=1000, max_steps=150, budget_s=None, schedule="onecycle", warmup=0.1,
+                         balance="sampler", select="balanced_accuracy", val_every=50, val_every_s=None, patience=None,
+                         lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto",
+                         n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=600)},
     "paper": {  # a GPU: the paper's epochs; classifiers on full 64 px crops, epoch-bound with early stopping
         "train": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
                       sample_every=50, n_sample=64),
-        "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, val_every_s=None, patience=10,
-                         lr=1e-3, weight_decay=1e-4, n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
+        "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, schedule="onecycle", warmup=0.1,
+                         balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None,
+                         lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto",
+                         n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=1000)},
 }
 PROFILE_NAMES = (*PROFILES, "auto")

@@ -296,6 +296,7 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
         p = {"dataset": dom, "data_dir": str(data_dir.resolve()), "profile": profile.to_dict(), "seed": seed,  # resolved: the notebook uses it as is
              "out_dir": str(d.resolve()), **params}
+        if jobs > 1: p["siblings"] = ",".join(str((out/x).resolve()) for x in domains)  # classifiers take the cores the others free
         (d/"params.yaml").write_text(yaml.safe_dump(p))
         log = open(d/"run.log", "a")
         say(f"{dom}: {'resumed' if again else 'started'}, log {d/'run.log'}")

@@ -15,7 +15,7 @@ __all__ = ['PAPER_ACCURACY', 'BASELINE', 'MODEL_LABELS', 'TABLE_METRICS', 'table
            'table1_latex', 'write_table1', 'confusion_figure', 'table1_caption', 'claims_markdown']
 
 # %% ../nbs/06b_tables.ipynb #898ba640
-PAPER_ACCURACY = {"resnet50": 98.5, "densenet121": 97.1, "efficientnet_b0": 96.3, "vgg16": 95.0, "inception_v3": 94.2}
+PAPER_ACCURACY = {"resnet50": 98.5, "densenet121": 97.1, "efficientnet_b0": 96.3, "vgg16_bn": 95.0, "inception_v3": 94.2}  # the paper's VGG16 (no BN) sits beside our VGG16-BN
 BASELINE = "majority"  # Table 1's trivial row: every test crop called the training set's majority class
 MODEL_LABELS = {**ARCH_LABELS, BASELINE: "Majority class"}
 
@@ -42,8 +42,12 @@ def table1_frame(rows: list):
         for k, name in TABLE_METRICS:
             m = r["metrics"].get(k, _NAN)  # results written before a metric existed show it as missing
             d[name], d[f"{name} lo"], d[f"{name} hi"] = (round(100 * m[v], 2) for v in ("value", "lo", "hi"))
+        sd = r["metrics"].get("balanced_accuracy", {}).get("sd")
         d.update({"n train real": r["n_real"], "n train synthetic": r["n_synthetic"], "n test": r["n_test"],
-                  "input px": r["size"], "epochs": tr.get("epochs"), "train s": tr.get("wall_s"),
+                  "input px": r["size"], "epochs": tr.get("epochs"), "steps": tr.get("steps"), "train s": tr.get("wall_s"),
+                  "seeds": len(r["seeds"]) if "seeds" in r else (0 if r["model"] == BASELINE else 1),
+                  "Balanced accuracy seed sd": None if sd is None else round(100 * sd, 2),
+                  "did not fit": int(r.get("did_not_fit", 0)),
                   "Paper accuracy": PAPER_ACCURACY.get(r["model"]) if r["protocol"] == "tstr" else None})
         recs.append(d)
     return pd.DataFrame(recs)
@@ -51,14 +55,30 @@ def table1_frame(rows: list):
 def _fmt(v, lo, hi) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.1f} ({lo:.1f}–{hi:.1f})"
 
+def _seeds_cell(r) -> str:
+    "Seeds, their spread of balanced accuracy, and how many stayed at one class."
+    n, sd, bad = int(r["seeds"]), r["Balanced accuracy seed sd"], int(r["did not fit"])
+    if n == 0: return "–"
+    s = f"{n}" + (f", sd {sd:.1f}" if n > 1 and sd is not None and sd == sd else "")
+    return s + (f"; {bad} did not fit" if 0 < bad < n else "")
+
+def _unfit(r) -> bool:
+    "Every seed of the cell stayed at one class: its numbers are not a result."
+    return r["seeds"] > 0 and r["did not fit"] >= r["seeds"]
+
 def _cells(df) -> tuple[list, list]:
     "Header and formatted body rows for the Markdown / LaTeX tables (the paper's numbers in their own, last column)."
-    head = ["Model", "Protocol"] + [n for _, n in TABLE_METRICS] + ["n real", "n synth.", "n test", "px", "Paper: reported acc."]
+    head = (["Model", "Protocol"] + [n for _, n in TABLE_METRICS] + ["Seeds", "Steps", "n real", "n synth.", "n test", "px",
+                                                                   "Paper: reported acc."])
     body = []
     for _, r in df.iterrows():
-        pa = r["Paper accuracy"]
-        body.append([r["Model"], r["Protocol"]] + [_fmt(r[n], r[f"{n} lo"], r[f"{n} hi"]) for _, n in TABLE_METRICS]
-                    + [str(r["n train real"]), str(r["n train synthetic"]), str(r["n test"]), str(r["input px"]),
+        pa, st = r["Paper accuracy"], r.get("steps")
+        r = {**r, "seeds": r.get("seeds", 1), "did not fit": r.get("did not fit", 0), "Balanced accuracy seed sd": r.get("Balanced accuracy seed sd")}
+        steps = "–" if st is None or st != st else f"{st:.0f}"
+        mets = ([f"did not fit ({steps} steps)"] + ["–"] * (len(TABLE_METRICS) - 1) if _unfit(r)
+                else [_fmt(r[n], r[f"{n} lo"], r[f"{n} hi"]) for _, n in TABLE_METRICS])
+        body.append([r["Model"], r["Protocol"]] + mets
+                    + [_seeds_cell(r), steps, str(r["n train real"]), str(r["n train synthetic"]), str(r["n test"]), str(r["input px"]),
                        "–" if pa is None or pa != pa else f"{pa:.1f}"])
     return head, body
 
@@ -107,8 +127,8 @@ def confusion_figure(y_true, y_pred, classes, path, title: str = "") -> Path:
     return Path(path)
 
 # %% ../nbs/06b_tables.ipynb #65ffcb77
-def table1_caption(cfg: dict, test: CropSet, classes: list, positive: str = "cancer") -> str:
-    "Table 1's caption: the test split, what each column measures, and whether the split is patient-independent."
+def table1_caption(cfg: dict, test: CropSet, classes: list, positive: str = "cancer", n_val: int | None = None) -> str:
+    "Table 1's caption: the test split, what each column measures, how models were selected (on `n_val` real validation crops), the training seeds, and whether the split is patient-independent."
     n, su = len(test), split_unit(test.sources)
     counts = ", ".join(f"{c} {k} ({100 * k / max(n, 1):.1f} %)" for c, k in test.counts().items())
     pos = (f"the positive class `{classes[classes.index(positive) if positive in classes else 1]}`" if len(classes) == 2
@@ -116,8 +136,18 @@ def table1_caption(cfg: dict, test: CropSet, classes: list, positive: str = "can
     return (f"Classifiers scored on a held-out real test split (n = {n}: {counts}); {cfg['size']} px input, profile "
             f"{cfg['profile']}; percent with 95 % bootstrap interval by {su['unit']}. Balanced accuracy and AUROC come first "
             f"because class imbalance does not flatter them (compare the majority-class row); macro precision / recall / F1 "
-            f"weigh every class alike; (pos.) = {pos}. Independence: {su['note']}. Last column: the paper's reported "
-            f"accuracy (TSTR rows only), not ours.")
+            f"weigh every class alike; (pos.) = {pos}. Independence: {su['note']}. {_training_note(cfg, n_val)} Last column: "
+            f"the paper's reported accuracy (TSTR rows only; its VGG16 had no batch normalisation), not ours.")
+
+def _training_note(cfg: dict, n_val: int | None) -> str:
+    "How the classifiers were trained and chosen: steps, schedule, balancing, selection on real validation crops, seeds."
+    seeds = int(cfg.get("seeds") or 1); sel = cfg.get("select", "loss").replace("_", " ")
+    budget = f"{cfg['max_steps']} steps" if cfg.get("max_steps") else f"at most {cfg.get('max_epochs')} epochs"
+    bal = {"sampler": "class-balanced batches", "logit": "logit-adjusted loss"}.get(cfg.get("balance"), "uniform batches")
+    val = f"{n_val} real validation crops" if n_val else "real validation crops"
+    return (f"Every model (TSTR ones too) was trained for {budget} ({cfg.get('schedule', 'constant')} schedule, {bal}) and the "
+            f"checkpoint chosen by {sel} on {val} from source fields outside the test split; "
+            + (f"each cell is the mean of {seeds} training seeds (interval: test set; sd: seeds)." if seeds > 1 else "one training seed."))
 
 def claims_markdown(claims: list, budget: str = "") -> str:
     "A short statement of whether each claim holds (for how many models), then one line per model and claim."
@@ -129,7 +159,8 @@ def claims_markdown(claims: list, budget: str = "") -> str:
     for claim in dict.fromkeys(c["claim"] for c in claims):
         v = [c["verdict"] for c in claims if c["claim"] == claim]
         L.append(f"- {claim}: holds for {v.count('holds')} of {len(v)} models, not shown (interval includes 0) for "
-                 f"{v.count('not shown')}, reversed for {v.count('reversed')}.")
+                 f"{v.count('not shown')}, reversed for {v.count('reversed')}"
+                 + (f", untestable for {v.count('did not fit')} (an arm did not fit)." if "did not fit" in v else "."))
     L += ["", "| Claim | Model | Arm − control | Difference | Verdict |", "| --- | --- | --- | --- | --- |"]
     for c in claims:
         d = c["difference"]

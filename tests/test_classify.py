@@ -48,7 +48,7 @@ def test_architecture_takes_a_training_step(arch, channels, sizes):
 
 
 def test_unknown_architecture_lists_allowed():
-    with pytest.raises(ValueError, match="allowed: resnet50, densenet121, efficientnet_b0, vgg16, inception_v3"):
+    with pytest.raises(ValueError, match="allowed: resnet50, densenet121, efficientnet_b0, vgg16_bn, inception_v3"):
         N.build_classifier("resnet18", 2, 3)
 
 
@@ -227,14 +227,14 @@ def test_cli_test_split_overlapping_gan_training_sources(tiny, tmp_path, capsys)
 
 def test_cli_external_test_dir_checks(tiny, tmp_path, capsys):
     wrong = tmp_path/"wrong"; shutil.copytree(tiny/"cancer", wrong/"cancer"); shutil.copytree(tiny/"normal", wrong/"benign")
-    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16_bn",
                     "--profile", "smoke", "--test-dir", wrong, "--out", tmp_path/"o"], capsys)
     assert rc == 2 and "--test-dir: classes" in err
     same = tmp_path/"same"; shutil.copytree(tiny/"cancer", same/"cancer"); shutil.copytree(tiny/"normal", same/"normal")
-    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16_bn",
                     "--profile", "smoke", "--test-dir", same, "--out", tmp_path/"o"], capsys)
     assert rc == 2 and "pixel-identical" in err and not (tmp_path/"o").exists()
-    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16",
+    rc, err = _cli(["--dataset", "folder", "--data-dir", tiny, "--protocol", "trtr", "--models", "vgg16_bn",
                     "--profile", "smoke", "--test-dir", tmp_path/"none", "--out", tmp_path/"o"], capsys)
     assert rc == 2 and "--test-dir" in err
 
@@ -285,7 +285,7 @@ def test_cli_smoke_run_all_protocols(tiny, stand_in, tmp_path, capsys):
     cfg = json.loads((out/"config.json").read_text())
     assert cfg["protocols"] == ["tstr", "trtr", "mixed", "imbalance"] and cfg["split_seed"] == 0
     # runs are never overwritten
-    assert cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16",
+    assert cli_validate(["--dataset", "folder", "--data-dir", str(tiny), "--protocol", "trtr", "--models", "vgg16_bn",
                            "--profile", "smoke", "--out", str(out)]) == 2
 
 
@@ -326,12 +326,12 @@ def test_local_weights_are_found_and_checked(tmp_path, capsys):
     assert m.replicate and m(torch.zeros(2, 1, 32, 32)).shape == (2, 2)  # grey crops replicated to RGB for ImageNet filters
     with pytest.raises(FileNotFoundError, match="no resnet50"):
         C.parse_weights(str(tmp_path), ["resnet50"])
-    rc, err = _cli(["--protocol", "trtr", "--models", "vgg16", "--weights", tmp_path/"nope", "--out", tmp_path/"o"], capsys)
+    rc, err = _cli(["--protocol", "trtr", "--models", "vgg16_bn", "--weights", tmp_path/"nope", "--out", tmp_path/"o"], capsys)
     assert rc == 2 and "--weights" in err
 
 
 def test_cli_single_class_dataset_is_refused(tiny, tmp_path, capsys):
     one = tmp_path/"one"; shutil.copytree(tiny/"cancer", one/"cancer")
-    rc, err = _cli(["--dataset", "folder", "--data-dir", one, "--protocol", "trtr", "--models", "vgg16",
+    rc, err = _cli(["--dataset", "folder", "--data-dir", one, "--protocol", "trtr", "--models", "vgg16_bn",
                     "--profile", "smoke", "--out", tmp_path/"o"], capsys)
     assert rc == 2 and "at least two classes" in err and not (tmp_path/"o").exists()
