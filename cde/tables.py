@@ -145,7 +145,10 @@ def _training_note(cfg: dict, n_val: int | None) -> str:
     budget = f"{cfg['max_steps']} steps" if cfg.get("max_steps") else f"at most {cfg.get('max_epochs')} epochs"
     bal = {"sampler": "class-balanced batches", "logit": "logit-adjusted loss"}.get(cfg.get("balance"), "uniform batches")
     val = f"{n_val} real validation crops" if n_val else "real validation crops"
-    return (f"Every model (TSTR ones too) was trained for {budget} ({cfg.get('schedule', 'constant')} schedule, {bal}) and the "
+    sched = cfg.get("schedule", "constant")
+    if sched == "onecycle" and cfg.get("max_steps") and cfg["max_steps"] < 10: sched = "constant"  # too short for a cycle (`fitting.lr_schedule`)
+    sched = {"onecycle": "warm-up and cosine decay", "constant": "constant learning rate"}.get(sched, sched)
+    return (f"Every model (TSTR ones too) was trained for {budget} ({sched}, {bal}) and the "
             f"checkpoint chosen by {sel} on {val} from source fields outside the test split; "
             + (f"each cell is the mean of {seeds} training seeds (interval: test set; sd: seeds)." if seeds > 1 else "one training seed."))
 
