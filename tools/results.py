@@ -200,8 +200,9 @@ def _classify_fit(d):
     "One row per training recipe and model: balanced accuracy and AUROC as seed means (95 % interval by source field; seed sd), steps, seconds."
     ci = lambda m: f"{fmt(m['value'], 1)} ({fmt(m['lo'], 1)}–{fmt(m['hi'], 1)})"
     rows = [{"variant": r["variant"], "model": r["model"], "balanced accuracy": ci(r["balanced_accuracy"]),
-             "BA seed sd": fmt(r["balanced_accuracy"]["sd"], 1), "AUROC": ci(r["auroc"]), "steps": fmt(r["steps"]),
-             "s per model": fmt(r["wall_s_per_model"], 1), "seeds": len(r["seeds"]), "did not fit": r["did_not_fit"],
+             "BA seed sd": fmt(r["balanced_accuracy"]["sd"], 1) if len(r["seeds"]) > 1 else "–", "AUROC": ci(r["auroc"]),
+             "steps": fmt(r["steps"]), "s per model": fmt(r["wall_s_per_model"], 1), "seeds": ", ".join(map(str, r["seeds"])),
+             "did not fit": r["did_not_fit"],
              "n train / val / test": f"{r['n_train']} / {r['n_val']} / {r['n_test']}", "px": r["size"]} for r in d["rows"]]
     runs = [{"variant": k, "threads": v.get("threads"), "load before": fmt(v.get("loadavg_before", [None])[0], 2),
              "wall s": v.get("wall_s"), **{kk: v["config"].get(kk) for kk in ("max_steps", "budget_s", "lr", "batch_size", "schedule",
