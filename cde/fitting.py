@@ -14,7 +14,7 @@ from .crops import CropSet, to_tensor, resize_square
 
 # %% auto #0
 __all__ = ['SELECT', 'prepare', 'dihedral_augment', 'predict_proba', 'lr_schedule', 'balanced_indices', 'logit_adjusted_loss',
-           'val_scores', 'selection_key', 'did_not_fit', 'fit']
+           'val_scores', 'selection_key', 'did_not_fit', 'precise_bn', 'fit']
 
 # %% ../nbs/06a_fitting.ipynb #cc1ccebc
 def prepare(cs: CropSet, size: int, channels: int | None = None) -> CropSet:
@@ -96,6 +96,21 @@ def did_not_fit(pred, n_classes: int, tol: float = 0.01) -> bool:
     pred = np.asarray(pred, np.int64)
     return bool(len(pred) > 0 and n_classes > 1 and np.bincount(pred, minlength=n_classes).max() >= (1 - tol) * len(pred))
 
+# %% ../nbs/06a_fitting.ipynb #7abb4a9a
+def precise_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 10, batch_size: int = 32, seed: int = 0, device="cpu") -> int:
+    "Re-estimate the BatchNorm running statistics of `model` as the plain average over `n_batches` random batches of `x` (train-mode forward, no gradients; training's random streams untouched); returns how many BatchNorm layers were re-estimated."
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns or not n_batches: return 0
+    momenta, was = [b.momentum for b in bns], model.training
+    for b in bns: b.reset_running_stats(); b.momentum = None  # None: a cumulative (plain) average
+    g = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():  # dropout's draws here do not shift training's
+        model.train()
+        for _ in range(n_batches): model(x[torch.randperm(len(x), generator=g)[:batch_size]].to(device))
+    for b, m in zip(bns, momenta): b.momentum = m
+    model.train(was)
+    return len(bns)
+
 # %% ../nbs/06a_fitting.ipynb #6704e339
 def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int = 0, device="cpu",
         progress: bool = True, desc: str = "") -> dict:
@@ -117,6 +132,7 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
     last_val, train_time, stop, lr_used = time.perf_counter(), 0.0, None, cfg["lr"]
     def check(epoch):
         nonlocal best, bad, last_val
+        if cfg.get("precise_bn"): precise_bn(model, x, cfg["precise_bn"], bs, seed + step, device)
         s = val_scores(predict_proba(model, xv, bs * 4, device), yv); model.train()
         history.append({"step": step, "epoch": epoch, "time_s": round(clock.elapsed, 2), "lr": lr_used, **s})
         key = selection_key(s, select)
