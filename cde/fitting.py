@@ -97,8 +97,9 @@ def did_not_fit(pred, n_classes: int, tol: float = 0.01) -> bool:
     return bool(len(pred) > 0 and n_classes > 1 and np.bincount(pred, minlength=n_classes).max() >= (1 - tol) * len(pred))
 
 # %% ../nbs/06a_fitting.ipynb #7abb4a9a
-def precise_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 10, batch_size: int = 32, seed: int = 0, device="cpu") -> int:
-    "Re-estimate the BatchNorm running statistics of `model` as the plain average over `n_batches` random batches of `x` (train-mode forward, no gradients; training's random streams untouched); returns how many BatchNorm layers were re-estimated."
+def precise_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 10, batch_size: int = 32, seed: int = 0, device="cpu",
+               labels=None) -> int:
+    "Re-estimate the BatchNorm running statistics of `model` as the plain average over `n_batches` random batches of `x` (train-mode forward, no gradients; training's random streams untouched), class-balanced like training's batches when `labels` are given; returns how many BatchNorm layers were re-estimated."
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if not bns or not n_batches: return 0
     momenta, was = [b.momentum for b in bns], model.training
@@ -106,7 +107,9 @@ def precise_bn(model: nn.Module, x: torch.Tensor, n_batches: int = 10, batch_siz
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]), torch.no_grad():  # dropout's draws here do not shift training's
         model.train()
-        for _ in range(n_batches): model(x[torch.randperm(len(x), generator=g)[:batch_size]].to(device))
+        for _ in range(n_batches):
+            idx = balanced_indices(labels, batch_size, g) if labels is not None else torch.randperm(len(x), generator=g)[:batch_size]
+            model(x[idx].to(device))
     for b, m in zip(bns, momenta): b.momentum = m
     model.train(was)
     return len(bns)
@@ -132,7 +135,7 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
     last_val, train_time, stop, lr_used = time.perf_counter(), 0.0, None, cfg["lr"]
     def check(epoch):
         nonlocal best, bad, last_val
-        if cfg.get("precise_bn"): precise_bn(model, x, cfg["precise_bn"], bs, seed + step, device)
+        if cfg.get("precise_bn"): precise_bn(model, x, cfg["precise_bn"], bs, seed + step, device, y if balance == "sampler" else None)
         s = val_scores(predict_proba(model, xv, bs * 4, device), yv); model.train()
         history.append({"step": step, "epoch": epoch, "time_s": round(clock.elapsed, 2), "lr": lr_used, **s})
         key = selection_key(s, select)
