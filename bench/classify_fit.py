@@ -34,15 +34,16 @@ def row_of(cell: dict, variant: str, overrides: dict) -> dict:
 
 def rows_from_validate(dirs, variant: str) -> tuple[list, dict]:
     "Rows and run records from finished `cde validate` folders (one training seed each, as written before seeds existed)."
+    import numpy as np
     from cde.config import load_json
+    from cde.fitting import did_not_fit
     rows, runs = [], {}
     for d in map(Path, dirs):
         res, cfg, env = load_json(d/"results.json"), load_json(d/"config.json"), load_json(d/"environment.json")
         for r in res["rows"]:
             if r["protocol"] != "trtr": continue
-            cell = {**r, "seeds": [cfg["seed"]], "did_not_fit": int(max(r["confusion"][0][0] + r["confusion"][1][0],
-                                                                         r["confusion"][0][1] + r["confusion"][1][1])
-                                                                     >= 0.99 * r["n_test"]),
+            counts = np.asarray(r["confusion"]).sum(0)  # predictions per class
+            cell = {**r, "seeds": [cfg["seed"]], "did_not_fit": int(did_not_fit(np.repeat(np.arange(len(counts)), counts), len(counts))),
                     "metrics": {k: {**v, "sd": 0.0, "per_seed": [v["value"]]} for k, v in r["metrics"].items() if k != "_bootstrap"}}
             rows.append({**row_of(cell, variant, {}), "commit": env.get("git_commit"), "split_seed": cfg.get("split_seed")})
         runs[f"{variant} seed {cfg['seed']}"] = {"provenance": {"git": {"commit": env.get("git_commit")}, "config": res["config"]},
@@ -65,11 +66,11 @@ def main(argv=None):
     from cde.config import shared_data, provenance, save_json, load_json, environment_info, resolve_threads
     from cde.data import load_domain, standard_split
     from cde.classify import run_validation
-    out = Path(a.out); old = load_json(out) if out.exists() else {"rows": [], "runs": {}}
+    out = Path(a.out); load_old = lambda: load_json(out) if out.exists() else {"rows": [], "runs": {}}
     what = ("How the five classifiers learn on real blood crops (train-real-test-real, standard split, selected on the real val "
             "split, scored on the held-out test split): one training recipe per variant, several training seeds")
     if a.from_validate:
-        rows, runs = rows_from_validate(a.from_validate, a.variant)
+        rows, runs = rows_from_validate(a.from_validate, a.variant); old = load_old()
         old["rows"] = [r for r in old["rows"] if r["variant"] != a.variant] + rows; old["runs"].update(runs)
         prov = provenance({**vars(a), "from_validate": [Path(d).name for d in a.from_validate]}, ROOT)
         save_json({"what": what, "rows": old["rows"], "runs": old["runs"], "provenance": prov,
@@ -82,7 +83,7 @@ def main(argv=None):
     parts = standard_split(load_domain("blood", data_dir, size=None, progress=False), 0)
     res = run_validation(parts, protocols=["trtr"], models=a.models.split(","), profile="quick", seed=0, overrides=ov, progress=True)
     rows = [row_of(c, a.variant, ov) for c in res["summary"]]
-    old = load_json(out) if out.exists() else {"rows": [], "runs": {}}  # again: another variant may have finished meanwhile
+    old = load_old()  # read after training: another variant may have finished meanwhile
     old["rows"] = [r for r in old["rows"] if not (r["variant"] == a.variant and r["model"] in a.models.split(","))] + rows
     old["runs"][a.variant] = {"provenance": prov, "environment": environment_info("cpu"), "threads": res["config"]["threads"],
                               "loadavg_before": load0, "loadavg_after": os.getloadavg(), "wall_s": res["wall_s"],

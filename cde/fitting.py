@@ -11,10 +11,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .config import Budget
 from .crops import CropSet, to_tensor, resize_square
+from .scores import classification_metrics
 
 # %% auto #0
-__all__ = ['SELECT', 'prepare', 'dihedral_augment', 'predict_proba', 'lr_schedule', 'balanced_indices', 'logit_adjusted_loss',
-           'val_scores', 'selection_key', 'did_not_fit', 'precise_bn', 'fit']
+__all__ = ['ONECYCLE_MIN_STEPS', 'SELECT', 'prepare', 'dihedral_augment', 'predict_proba', 'lr_schedule', 'balanced_indices',
+           'logit_adjusted_loss', 'val_scores', 'selection_key', 'did_not_fit', 'precise_bn', 'fit']
 
 # %% ../nbs/06a_fitting.ipynb #cc1ccebc
 def prepare(cs: CropSet, size: int, channels: int | None = None) -> CropSet:
@@ -47,10 +48,12 @@ def predict_proba(model: nn.Module, cs_or_x, batch_size: int = 256, device="cpu"
 
 
 # %% ../nbs/06a_fitting.ipynb #a36fc92f
+ONECYCLE_MIN_STEPS = 10  # a shorter budget keeps a constant rate (one-cycle's warm-up needs whole steps)
+
 def lr_schedule(opt: torch.optim.Optimizer, total_steps: int | None, warmup: float = 0.1):
-    "Warm-up then cosine decay to ~0 over `total_steps` (torch's OneCycleLR); a constant rate when the step budget is unknown (a time budget only) or shorter than 10 steps."
+    "Warm-up then cosine decay to ~0 over `total_steps` (torch's OneCycleLR); a constant rate when the step budget is unknown (a time budget only) or shorter than `ONECYCLE_MIN_STEPS`."
     from torch.optim.lr_scheduler import OneCycleLR, LambdaLR
-    if total_steps and total_steps >= 10:
+    if total_steps and total_steps >= ONECYCLE_MIN_STEPS:
         return OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=int(total_steps), pct_start=warmup,
                           anneal_strategy="cos", div_factor=25.0, final_div_factor=1e4, cycle_momentum=False)
     return LambdaLR(opt, lambda s: 1.0)
@@ -69,17 +72,11 @@ def logit_adjusted_loss(logits: torch.Tensor, y: torch.Tensor, log_prior: torch.
 
 # %% ../nbs/06a_fitting.ipynb #2d9cec0c
 def val_scores(proba: np.ndarray, y: np.ndarray) -> dict:
-    "Validation cross-entropy, accuracy, balanced accuracy and AUROC (macro one-vs-rest) of class probabilities `proba` (scikit-learn)."
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-    y = np.asarray(y); k = proba.shape[1]; pred = proba.argmax(1)
+    "Validation cross-entropy, accuracy, balanced accuracy and AUROC (macro one-vs-rest) of class probabilities `proba` (`scores.classification_metrics`)."
+    y = np.asarray(y); pred = proba.argmax(1)
+    m = classification_metrics(y, pred, proba, [str(k) for k in range(proba.shape[1])])
     loss = float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-12, None)).mean())
-    present = np.unique(y)
-    if len(present) < 2: auc = float("nan")
-    elif k == 2: auc = float(roc_auc_score(y == 1, proba[:, 1]))
-    elif len(present) == k: auc = float(roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=list(range(k))))
-    else: auc = float("nan")
-    return {"val_loss": loss, "val_acc": float((pred == y).mean()), "val_balanced_accuracy": float(balanced_accuracy_score(y, pred)),
-            "val_auroc": auc}
+    return {"val_loss": loss, "val_acc": m["accuracy"], "val_balanced_accuracy": m["balanced_accuracy"], "val_auroc": m["auroc"]}
 
 SELECT = {"balanced_accuracy": ("val_balanced_accuracy", "val_auroc"), "auroc": ("val_auroc", "val_balanced_accuracy"),
           "loss": ("val_loss",)}

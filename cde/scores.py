@@ -11,7 +11,7 @@ from .metrics import _group_rows, _resample  # the cluster bootstrap's resamplin
 METRICS = ("accuracy", "recall", "precision", "f1", "balanced_accuracy", "auroc", "macro_precision", "macro_recall", "macro_f1")
 
 # %% auto #0
-__all__ = ['METRICS', 'CLAIMS', 'classification_metrics', 'fast_metrics', 'bootstrap_metrics', 'seed_mean_metrics',
+__all__ = ['METRICS', 'CLAIMS', 'classification_metrics', 'fast_metrics', 'seed_mean_metrics', 'bootstrap_metrics',
            'paired_difference', 'verdict', 'utility_claims']
 
 # %% ../nbs/06d_scores.ipynb #500c502b
@@ -63,24 +63,6 @@ def fast_metrics(y_true, y_pred, proba, n_classes: int, pos: int | None) -> dict
     else: out["auroc"] = float("nan")
     return {k: float(v) for k, v in out.items()}
 
-def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
-                      groups=None, alpha: float = 0.05) -> dict:
-    "Each metric with a percentile bootstrap (1-alpha) interval: {metric: {'value','lo','hi'}}; `groups` → cluster bootstrap."
-    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64); proba = None if proba is None else np.asarray(proba)
-    point = classification_metrics(y_true, y_pred, proba, classes, positive)  # scikit-learn
-    n = len(classes); pos = (classes.index(positive) if positive in classes else 1) if n == 2 else None
-    rng, units = np.random.default_rng(seed), _group_rows(groups, len(y_true))
-    boots = {k: [] for k in point}
-    for _ in range(n_boot):
-        idx = _resample(rng, len(y_true), units)
-        m = fast_metrics(y_true[idx], y_pred[idx], None if proba is None else proba[idx], n, pos)
-        for k, v in m.items(): boots[k].append(v)
-    out = {}
-    for k, v in point.items():
-        b = np.asarray(boots[k], float); b = b[np.isfinite(b)]
-        lo, hi = (np.quantile(b, [alpha / 2, 1 - alpha / 2]) if len(b) else (np.nan, np.nan))
-        out[k] = {"value": v, "lo": float(lo), "hi": float(hi)}
-    return {**out, "_bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": alpha, "unit": "crop" if groups is None else "source"}}
 
 # %% ../nbs/06d_scores.ipynb #81dd26d9
 def seed_mean_metrics(y_true, preds, probas, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
@@ -104,6 +86,13 @@ def seed_mean_metrics(y_true, preds, probas, classes, positive: str = "cancer", 
                   "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, "per_seed": vals.tolist()}
     return {**out, "_bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": alpha, "unit": "crop" if groups is None else "source",
                                   "seeds": len(preds)}}
+
+def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
+                      groups=None, alpha: float = 0.05) -> dict:
+    "Each metric with a percentile bootstrap (1-alpha) interval: {metric: {'value','lo','hi'}}; `groups` → cluster bootstrap. The one-seed case of `seed_mean_metrics`."
+    m = seed_mean_metrics(y_true, [y_pred], [proba], classes, positive, n_boot, seed, groups, alpha)
+    boot = {k: v for k, v in m.pop("_bootstrap").items() if k != "seeds"}
+    return {**{k: {x: v[x] for x in ("value", "lo", "hi")} for k, v in m.items()}, "_bootstrap": boot}
 
 # %% ../nbs/06d_scores.ipynb #c22bab10
 CLAIMS = (("mixed", "trtr", "adding synthetic images to the real ones improves accuracy"),
@@ -132,14 +121,14 @@ def verdict(d: dict) -> str:
 def utility_claims(preds: dict, y_true, n_classes: int, groups=None, n_boot: int = 1000, seed: int = 0,
                    metric: str = "balanced_accuracy", unfit=()) -> list:
     "Each utility claim per model: the arm with synthetic images against its real-only control; `preds[(model, arm)]` = test predictions (one array, or one per training seed); a claim with an arm in `unfit` ((model, arm) pairs that stayed at one class) is 'did not fit', not a verdict."
-    out = []
+    out, unfit = [], set(unfit)
     for (model, arm), p in preds.items():
         for arm0, ctrl0, claim in CLAIMS:
             if arm != arm0 and not arm.startswith(arm0 + "_"): continue
             ctrl = ctrl0 + arm[len(arm0):]
             if (model, ctrl) not in preds: continue
             d = paired_difference(y_true, p, preds[(model, ctrl)], n_classes, metric, groups, n_boot, seed)
-            bad = (model, arm) in set(unfit) or (model, ctrl) in set(unfit)  # an arm that stayed at one class tests nothing
+            bad = (model, arm) in unfit or (model, ctrl) in unfit  # an arm that stayed at one class tests nothing
             out.append({"claim": claim, "model": model, "arm": arm, "control": ctrl, "metric": metric, "difference": d,
                         "verdict": "did not fit" if bad else verdict(d)})
     return out

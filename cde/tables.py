@@ -9,6 +9,7 @@ import numpy as np
 from .config import atomic_write_bytes
 from .crops import CropSet, split_unit
 from .networks import ARCH_LABELS
+from .fitting import ONECYCLE_MIN_STEPS
 
 # %% auto #0
 __all__ = ['PAPER_ACCURACY', 'BASELINE', 'MODEL_LABELS', 'TABLE_METRICS', 'table1_order', 'table1_frame', 'table1_markdown',
@@ -72,8 +73,7 @@ def _cells(df) -> tuple[list, list]:
                                                                    "Paper: reported acc."])
     body = []
     for _, r in df.iterrows():
-        pa, st = r["Paper accuracy"], r.get("steps")
-        r = {**r, "seeds": r.get("seeds", 1), "did not fit": r.get("did not fit", 0), "Balanced accuracy seed sd": r.get("Balanced accuracy seed sd")}
+        pa, st = r["Paper accuracy"], r["steps"]
         steps = "–" if st is None or st != st else f"{st:.0f}"
         mets = ([f"did not fit ({steps} steps)"] + ["–"] * (len(TABLE_METRICS) - 1) if _unfit(r)
                 else [_fmt(r[n], r[f"{n} lo"], r[f"{n} hi"]) for _, n in TABLE_METRICS])
@@ -146,7 +146,7 @@ def _training_note(cfg: dict, n_val: int | None) -> str:
     bal = {"sampler": "class-balanced batches", "logit": "logit-adjusted loss"}.get(cfg.get("balance"), "uniform batches")
     val = f"{n_val} real validation crops" if n_val else "real validation crops"
     sched = cfg.get("schedule", "constant")
-    if sched == "onecycle" and cfg.get("max_steps") and cfg["max_steps"] < 10: sched = "constant"  # too short for a cycle (`fitting.lr_schedule`)
+    if sched == "onecycle" and cfg.get("max_steps") and cfg["max_steps"] < ONECYCLE_MIN_STEPS: sched = "constant"  # as `fitting.lr_schedule` does
     sched = {"onecycle": "warm-up and cosine decay", "constant": "constant learning rate"}.get(sched, sched)
     return (f"Every model (TSTR ones too) was trained for {budget} ({sched}, {bal}) and the "
             f"checkpoint chosen by {sel} on {val} from source fields outside the test split; "
