@@ -20,10 +20,10 @@ from .fitting import prepare, predict_proba, fit, did_not_fit
 from .tables import BASELINE, MODEL_LABELS, write_table1, confusion_figure, claims_markdown, table1_caption
 
 # %% auto #0
-__all__ = ['PROTOCOLS', 'NEEDS_SYNTHETIC', 'parse_names', 'majority_baseline', 'check_no_overlap', 'drop_duplicates_of',
-           'check_classes', 'relabel', 'concat_sets', 'is_run_dir', 'synthetic_classes', 'draw_synthetic',
-           'shrink_class', 'protocol_arms', 'run_validation', 'seed_summary', 'validate_run', 'parse_weights',
-           'validate']
+__all__ = ['PROTOCOLS', 'NEEDS_SYNTHETIC', 'STEP_COST', 'parse_names', 'majority_baseline', 'check_no_overlap',
+           'drop_duplicates_of', 'check_classes', 'relabel', 'concat_sets', 'is_run_dir', 'synthetic_classes',
+           'draw_synthetic', 'shrink_class', 'protocol_arms', 'classifier_workers', 'fit_job', 'run_validation',
+           'seed_summary', 'validate_run', 'parse_weights', 'validate']
 
 # %% ../nbs/06c_classify.ipynb #9ba10302
 PROTOCOLS = ("tstr", "trtr", "mixed", "imbalance")
@@ -170,6 +170,40 @@ def protocol_arms(protocol: str, train_set: CropSet, synthetic=None, seed: int =
     s = draw({cls: removed})
     return [(f"imbalance_real_{cls}", shrunk, sizes(shrunk, None)), (f"imbalance_restored_{cls}", concat_sets(shrunk, s), sizes(shrunk, s))]
 
+# %% ../nbs/06c_classify.ipynb #w0rk0001
+# relative cost of one training step per architecture (32 px, batch 32, 1 thread; bench/results/classify.json): the costliest fits start first
+STEP_COST = {"vgg16_bn": 1.4, "inception_v3": 1.1, "resnet50": 0.7, "densenet121": 0.45, "efficientnet_b0": 0.4}
+
+def classifier_workers(workers, threads: int, device, n_jobs: int) -> tuple[int, int]:
+    "How many classifier fits run at once, and the torch threads of each: `auto` (or None) on a CPU is one single-thread worker process per thread (two 1-thread processes train the five architectures ~1.5x faster than one 2-thread process on 32 px crops), one in-process worker on an accelerator; an int N shares `threads` among N workers."
+    n_jobs, threads = max(1, int(n_jobs)), max(1, int(threads))
+    if workers in (None, "auto"):
+        return (min(threads, n_jobs), 1) if torch.device(device).type == "cpu" and threads > 1 and n_jobs > 1 else (1, threads)
+    try: n = int(workers)
+    except (TypeError, ValueError): n = 0
+    if n < 1 or str(workers) != str(n): raise ValueError(f"workers: a positive int or 'auto', got {workers!r}")
+    n = min(n, n_jobs)
+    return (n, max(1, threads // n)) if n > 1 else (1, threads)
+
+_WORKER = {}  # a worker process's copy of the crops and settings (`_init_worker`)
+
+def _init_worker(state: dict, threads: int) -> None:
+    "Start a worker process: keep `state` (crops, settings) and use `threads` torch threads."
+    _WORKER.clear(); _WORKER.update(state); torch.set_num_threads(int(threads))
+
+def fit_job(job: tuple, state: dict | None = None, progress: bool = False) -> dict:
+    "One classifier fit, `job` = (arm index, architecture, training seed) on `state`'s crops (a worker's own when None): seeded, trained with `fit`, scored on the test split; its test probabilities, metrics and training history."
+    st = _WORKER if state is None else state
+    a, arch, s = job; cfg, dev, test, classes = st["cfg"], torch.device(st["device"]), st["test"], st["classes"]
+    seed_everything(s, deterministic=True)
+    model = build_classifier(arch, len(classes), st["channels"], st["weights"].get(arch), cfg["inception_size"],
+                             cfg.get("dropout"), cfg.get("stochastic_depth"))
+    acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0)}
+    hist = fit(model, st["arms"][a], st["val"], acfg, s, dev, progress, desc=f"{arch} {st['arm_names'][a]} seed {s}")
+    proba = predict_proba(model, test, device=dev)
+    mets = bootstrap_metrics(test.labels, proba.argmax(1), proba, classes, st["positive"], cfg["n_boot"], st["seed"], groups=test.sources)
+    return {"proba": proba, "metrics": mets, "train": hist, "params": n_params(model), "lr": acfg["lr"]}
+
 # %% ../nbs/06c_classify.ipynb #93e08b8d
 def _cap_per_class(cs: CropSet, n, seed: int = 0) -> CropSet:
     "At most `n` crops per class (seeded; all when `n` is None)."
@@ -209,39 +243,52 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
     if out is not None: out.mkdir(parents=True, exist_ok=True)
     baseline = majority_baseline(real_train.labels, test, classes, positive, cfg["n_boot"], seed, cfg["size"])
     seeds = [seed + i for i in range(int(cfg.get("seeds") or 1))]  # training seeds; the split and synthetic draw keep `seed`
+    jobs = [(a, arch, s) for a in range(len(arms)) for arch in models for s in seeds]
     cfg["threads"] = resolve_threads(cfg.get("threads")); cfg["training_seeds"] = seeds
+    cfg["workers"], per_worker = classifier_workers(cfg.get("workers"), cfg["threads"], dev, len(jobs))
+    state = {"arms": [tr for _, tr, _ in arms], "arm_names": [n for n, _, _ in arms], "val": val, "test": test, "cfg": cfg, "classes": classes, "channels": ch,
+             "weights": dict(weights or {}), "device": str(dev), "positive": positive, "seed": seed}
     rows, preds, probas, summary, t_all = [], {}, {}, [], time.perf_counter()
+    order = lambda r: (r["arm_index"], models.index(r["model"]), r["seed"])
     from tqdm.auto import tqdm
-    overall = tqdm(total=len(arms) * len(models) * len(seeds), desc="classifiers", unit="model", disable=not progress)  # ETA of the whole protocol
-    for arm, tr, sizes in arms:
-        for arch in models:
-            for s in seeds:
-                seed_everything(s, deterministic=True)
-                model = build_classifier(arch, len(classes), ch, (weights or {}).get(arch), cfg["inception_size"],
-                                         cfg.get("dropout"), cfg.get("stochastic_depth"))
-                acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0)}
-                hist = fit(model, tr, val, acfg, s, dev, progress, desc=f"{arch} {arm} seed {s}")
-                proba = predict_proba(model, test, device=dev); pred = proba.argmax(1)
-                mets = bootstrap_metrics(test.labels, pred, proba, classes, positive, cfg["n_boot"], seed, groups=test.sources)
-                row = {"model": arch, "protocol": arm, "seed": s, "metrics": mets, "did_not_fit": did_not_fit(pred, len(classes)),
-                       "n_real": sizes["n_real"], "n_synthetic": sizes["n_synthetic"], "n_test": len(test), "n_val": len(val),
-                       "size": cfg["size"], "channels": ch, "params": n_params(model), "pretrained": bool((weights or {}).get(arch)),
-                       "lr": acfg["lr"], "train": hist,
-                       "confusion": confusion_matrix(test.labels, pred, labels=list(range(len(classes)))).tolist()}
-                rows.append(row); preds.setdefault((arch, arm), []).append(pred); probas.setdefault((arch, arm), []).append(proba)
-                if out is not None and s == seeds[0]:
-                    confusion_figure(test.labels, pred, classes, out/f"confusion_{arch}_{arm}.png",
-                                     f"{ARCH_LABELS[arch]} · {arm} · seed {s} · bal. acc {100 * mets['balanced_accuracy']['value']:.1f} %")
-                if progress:
-                    print(f"{ARCH_LABELS[arch]:<16} {arm:<26} seed {s}  bal. acc {100 * mets['balanced_accuracy']['value']:.1f} % "
-                          f"[{100 * mets['balanced_accuracy']['lo']:.1f}, {100 * mets['balanced_accuracy']['hi']:.1f}]  "
-                          f"({hist['steps']} steps, {hist['wall_s']:.0f} s, {hist['stopped_by']}"
-                          f"{', did not fit' if row['did_not_fit'] else ''})", file=sys.stderr, flush=True)
-                overall.update(1)
-            summary.append(seed_summary([r for r in rows if r["model"] == arch and r["protocol"] == arm], test,
-                                        preds[(arch, arm)], probas[(arch, arm)], classes, positive, cfg["n_boot"], seed))
+    overall = tqdm(total=len(jobs), desc="classifiers", unit="model", disable=not progress)  # ETA of the whole protocol
+    def done(job, res):
+        a, arch, s = job; arm, sizes = arms[a][0], arms[a][2]; pred, mets, hist = res["proba"].argmax(1), res["metrics"], res["train"]
+        row = {"model": arch, "protocol": arm, "seed": s, "metrics": mets, "did_not_fit": did_not_fit(pred, len(classes)),
+               "n_real": sizes["n_real"], "n_synthetic": sizes["n_synthetic"], "n_test": len(test), "n_val": len(val),
+               "size": cfg["size"], "channels": ch, "params": res["params"], "pretrained": bool((weights or {}).get(arch)),
+               "lr": res["lr"], "train": hist, "arm_index": a,
+               "confusion": confusion_matrix(test.labels, pred, labels=list(range(len(classes)))).tolist()}
+        rows.append(row); preds.setdefault((arch, arm), {})[s] = pred; probas.setdefault((arch, arm), {})[s] = res["proba"]
+        if out is not None and s == seeds[0]:
+            confusion_figure(test.labels, pred, classes, out/f"confusion_{arch}_{arm}.png",
+                             f"{ARCH_LABELS[arch]} · {arm} · seed {s} · bal. acc {100 * mets['balanced_accuracy']['value']:.1f} %")
+        if progress:
+            tqdm.write(f"{ARCH_LABELS[arch]:<16} {arm:<26} seed {s}  bal. acc {100 * mets['balanced_accuracy']['value']:.1f} % "
+                       f"[{100 * mets['balanced_accuracy']['lo']:.1f}, {100 * mets['balanced_accuracy']['hi']:.1f}]  "
+                       f"({hist['steps']} steps, {hist['wall_s']:.0f} s, {hist['stopped_by']}"
+                       f"{', did not fit' if row['did_not_fit'] else ''})", file=sys.stderr)
+        overall.update(1)
+        if len(preds[(arch, arm)]) == len(seeds):  # the cell is complete: its seed summary, and the files rewritten
+            cell = sorted((r for r in rows if r["model"] == arch and r["protocol"] == arm), key=order)
+            summary.append({**seed_summary(cell, test, [preds[(arch, arm)][r["seed"]] for r in cell],
+                                           [probas[(arch, arm)][r["seed"]] for r in cell], classes, positive, cfg["n_boot"], seed),
+                            "arm_index": a})
+            rows.sort(key=order); summary.sort(key=lambda c: (c["arm_index"], models.index(c["model"])))
             if out is not None: _write_results(out, cfg, rows, summary, classes, test, val, baseline=baseline, positive=positive)
+    if cfg["workers"] <= 1:
+        for job in jobs: done(job, fit_job(job, state, progress))
+    else:  # worker processes of `per_worker` threads each, the costliest fits first (each fit seeds itself: results do not depend on the order)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from cde.classify import fit_job as _job, _init_worker  # by module name: spawned workers import it
+        with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                 initargs=(state, per_worker)) as ex:
+            futures = {ex.submit(_job, job): job for job in sorted(jobs, key=lambda j: -STEP_COST.get(j[1], 1.0))}
+            for f in as_completed(futures): done(futures[f], f.result())
     overall.close()
+    preds = {k: [v[s] for s in seeds] for k, v in preds.items()}; probas = {k: [v[s] for s in seeds] for k, v in probas.items()}
+    for r in rows + summary: r.pop("arm_index", None)
     unfit = [(c["model"], c["protocol"]) for c in summary if c["did_not_fit"] >= len(c["seeds"])]
     claims = utility_claims(preds, test.labels, len(classes), test.sources, cfg["n_boot"], seed, unfit=unfit)
     res = {"config": cfg, "classes": classes, "positive": positive, "baseline": baseline, "rows": rows, "summary": summary,
@@ -318,7 +365,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
                      models=ARCHITECTURES, profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None,
                      n_synthetic=None, imbalance_class=None, imbalance_fraction: float = 0.1, positive: str = "cancer",
                      size=None, channels=None, budget_s=None, max_epochs=None, max_steps=None, seeds=None, device="auto",
-                     threads=None, progress: bool = True, argv=None) -> dict:
+                     threads=None, workers=None, progress: bool = True, argv=None) -> dict:
     "Check everything `validate` is asked for (data, classes, overlaps) before any training, create `out` with its config.json and environment.json; returns `run_validation`'s arguments."
     protocols = parse_names(protocols, PROTOCOLS, "--protocol"); models = parse_names(models, ARCHITECTURES, "--models")
     profile = resolve_profile(profile, get_device(device))  # resolved once here; run_validation gets the object
@@ -347,7 +394,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
     if len(parts["train"].classes) < 2:
         raise ValueError(f"--dataset {src['dataset']}: classification needs at least two classes, it has {_allowed(parts['train'].classes)}")
     overrides = {k: v for k, v in (("size", size), ("budget_s", budget_s), ("max_epochs", max_epochs), ("max_steps", max_steps),
-                                   ("seeds", seeds), ("threads", threads)) if v is not None}
+                                   ("seeds", seeds), ("threads", threads), ("workers", workers)) if v is not None}
     # everything is checked before training: classes and overlaps in a dry pass over the data
     cfg = {**profile.classify, "profile": profile.name, **overrides}
     if synthetic_arm is not None: check_classes(parts["train"].classes, synthetic_classes(synthetic_arm))
@@ -368,7 +415,8 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
 def validate(*, out, dataset=None, data_dir=None, synthetic=None, test_dir=None, protocols="tstr", models=ARCHITECTURES,
              profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None, n_synthetic=None, imbalance_class=None,
              imbalance_fraction: float = 0.1, positive: str = "cancer", size=None, channels=None, budget_s=None,
-             max_epochs=None, max_steps=None, seeds=None, device="auto", threads=None, progress: bool = True, argv=None) -> dict:
+             max_epochs=None, max_steps=None, seeds=None, device="auto", threads=None, workers=None, progress: bool = True,
+             argv=None) -> dict:
     "`cde validate` as a function: real crops from `dataset`/`data_dir` (or the `synthetic` GAN run's), optionally an external `test_dir`, every check before training, then `run_validation` into the new folder `out`; returns its results."
     return run_validation(**_validation_plan(**locals()))
 

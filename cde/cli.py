@@ -352,6 +352,7 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=int, help="maximum epochs per model (default: the profile's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--threads", type=_threads_arg, help="torch CPU threads, or auto: all cores (default: the profile's)")
+    p.add_argument("--workers", type=_threads_arg, help="classifier fits at once, sharing --threads; auto: one single-thread process per thread on a CPU, one on a GPU (default: the profile's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -369,7 +370,7 @@ def cli_validate(argv: list[str]) -> int:
     from cde.classify import _validation_plan, run_validation
     kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
                                      "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",
-                                     "channels", "budget_s", "max_epochs", "max_steps", "seeds", "device", "threads")}
+                                     "channels", "budget_s", "max_epochs", "max_steps", "seeds", "device", "threads", "workers")}
     try: plan = _validation_plan(**kw, protocols=a.protocol, models=a.models, progress=not a.quiet, argv=list(argv))
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"cde validate: error: {e}", file=sys.stderr); return 2

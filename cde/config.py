@@ -69,7 +69,7 @@ PROFILES = {
                       sample_every=1, n_sample=16, num_threads=1),
         "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None, precise_bn=0,
-                         lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None,
+                         lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None, workers=1, channels_last=True,
                          n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10)},
     "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds < 45 min)
@@ -77,7 +77,7 @@ PROFILES = {
                       sample_every=2, n_sample=64),
         "classify": dict(size=32, batch_size=32, max_epochs=1000, max_steps=120, budget_s=None, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=40, val_every_s=None, patience=None, precise_bn=0,
-                         lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto",
+                         lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto", workers="auto", channels_last=True,
                          n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=600)},
     "paper": {  # a GPU: the paper's epochs; classifiers on full 64 px crops, epoch-bound with early stopping
@@ -85,7 +85,7 @@ PROFILES = {
                       sample_every=50, n_sample=64),
         "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None, precise_bn=0,
-                         lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto",
+                         lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto", workers="auto", channels_last=True,
                          n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=1000)},
 }
