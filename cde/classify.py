@@ -245,7 +245,7 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
     seeds = [seed + i for i in range(int(cfg.get("seeds") or 1))]  # training seeds; the split and synthetic draw keep `seed`
     jobs = [(a, arch, s) for a in range(len(arms)) for arch in models for s in seeds]
     cfg["threads"] = resolve_threads(cfg.get("threads")); cfg["training_seeds"] = seeds
-    cfg["workers"], per_worker = classifier_workers(cfg.get("workers"), cfg["threads"], dev, len(jobs))
+    cfg["workers"], cfg["worker_threads"] = classifier_workers(cfg.get("workers"), cfg["threads"], dev, len(jobs))
     state = {"arms": [tr for _, tr, _ in arms], "arm_names": [n for n, _, _ in arms], "val": val, "test": test, "cfg": cfg, "classes": classes, "channels": ch,
              "weights": dict(weights or {}), "device": str(dev), "positive": positive, "seed": seed}
     rows, preds, probas, summary, t_all = [], {}, {}, [], time.perf_counter()
@@ -283,7 +283,7 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from cde.classify import fit_job as _job, _init_worker  # by module name: spawned workers import it
         with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(state, per_worker)) as ex:
+                                 initargs=(state, cfg["worker_threads"])) as ex:
             futures = {ex.submit(_job, job): job for job in sorted(jobs, key=lambda j: -STEP_COST.get(j[1], 1.0))}
             for f in as_completed(futures): done(futures[f], f.result())
     overall.close()

@@ -150,7 +150,15 @@ def _training_note(cfg: dict, n_val: int | None) -> str:
     sched = {"onecycle": "warm-up and cosine decay", "constant": "constant learning rate"}.get(sched, sched)
     return (f"Every model (TSTR ones too) was trained for {budget} ({sched}, {bal}) and the "
             f"checkpoint chosen by {sel} on {val} from source fields outside the test split; "
-            + (f"each cell is the mean of {seeds} training seeds (interval: test set; sd: seeds)." if seeds > 1 else "one training seed."))
+            + (f"each cell is the mean of {seeds} training seeds (interval: test set; sd: seeds)." if seeds > 1 else "one training seed.")
+            + _compute_note(cfg))
+
+def _compute_note(cfg: dict) -> str:
+    "The worker processes and torch threads the fits ran on (empty when not recorded)."
+    w, per = cfg.get("workers"), cfg.get("worker_threads")
+    if not isinstance(w, int) or not isinstance(per, int): return ""
+    th = f"{per} torch thread" + ("s" if per > 1 else "")
+    return f" Fits ran {w} at a time, in worker processes of {th} each." if w > 1 else f" Fits ran one at a time on {th}."
 
 def claims_markdown(claims: list, budget: str = "") -> str:
     "A short statement of whether each claim holds (for how many models), then one line per model and claim."
