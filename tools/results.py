@@ -204,7 +204,7 @@ def _classify_fit(d):
              "steps": fmt(r["steps"]), "s per model": fmt(r["wall_s_per_model"], 1), "seeds": ", ".join(map(str, r["seeds"])),
              "did not fit": r["did_not_fit"],
              "n train / val / test": f"{r['n_train']} / {r['n_val']} / {r['n_test']}", "px": r["size"]} for r in d["rows"]]
-    runs = [{"variant": k, "threads": v.get("threads"), "load before": fmt(v.get("loadavg_before", [None])[0], 2),
+    runs = [{"variant": k, "threads": v.get("threads"), "workers": v["config"].get("workers", 1), "load before": fmt(v.get("loadavg_before", [None])[0], 2),
              "wall s": v.get("wall_s"), **{kk: v["config"].get(kk) for kk in ("max_steps", "budget_s", "lr", "batch_size", "schedule",
                                                                                "balance", "select", "val_every")}}
             for k, v in d.get("runs", {}).items()]
