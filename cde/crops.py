@@ -13,25 +13,30 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array', 'read_image',
-           'image_channels', 'resize_square', 'save_crops', 'bbbc018_samples', 'infer_channels', 'read_folder',
-           'split_by_source', 'split_unit']
+           'image_channels', 'resize_square', 'read_mask', 'resize_labels', 'save_crops', 'bbbc018_samples',
+           'infer_channels', 'read_folder', 'split_by_source', 'split_unit']
 
 # %% ../nbs/01_crops.ipynb #2b5d316c
 @dataclass
 class CropSet:
-    "Crops of one domain: uint8 `images` N×H×W×C, `labels` (index into `classes`), `sources` (split unit)."
+    "Crops of one domain: uint8 `images` N×H×W×C, `labels` (index into `classes`), `sources` (split unit), optional `masks` N×H×W."
     images: np.ndarray
     labels: np.ndarray
     classes: list
     sources: np.ndarray
     domain: str = "folder"
     meta: dict = field(default_factory=dict)
+    masks: np.ndarray | None = None  # instance labels paired with `images` (0 = background, 1..k), or None
     def __post_init__(self):
         self.labels, self.sources = np.asarray(self.labels, dtype=np.int64), np.asarray(self.sources, dtype=str)
         if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
             raise ValueError(f"images must be uint8 N×H×W×C with C in (1, 3), got {self.images.dtype} {self.images.shape}")
         if not (len(self.images) == len(self.labels) == len(self.sources)):
             raise ValueError("images, labels and sources differ in length")
+        if self.masks is not None:
+            self.masks = np.asarray(self.masks)
+            if self.masks.shape != self.images.shape[:3] or not np.issubdtype(self.masks.dtype, np.integer):
+                raise ValueError(f"masks must be integer N×H×W like the images ({self.images.shape[:3]}), got {self.masks.dtype} {self.masks.shape}")
     def __len__(self): return len(self.images)
     @property
     def channels(self) -> int: return self.images.shape[-1]
@@ -40,14 +45,16 @@ class CropSet:
     def subset(self, idx) -> "CropSet":
         "The crops at `idx` (indices or a boolean mask)."
         idx = np.asarray(idx)
-        return CropSet(self.images[idx], self.labels[idx], list(self.classes), self.sources[idx], self.domain, dict(self.meta))
+        return CropSet(self.images[idx], self.labels[idx], list(self.classes), self.sources[idx], self.domain, dict(self.meta),
+                       None if self.masks is None else self.masks[idx])
     def counts(self) -> dict:
         "Crops per class name."
         return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
     def checksum(self) -> str:
-        "SHA-256 over images, labels and class names: identifies the exact training data of a run."
+        "SHA-256 over images, labels, class names (and masks, when there are): identifies the exact training data of a run."
         h = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
         h.update(self.labels.tobytes()); h.update("\x00".join(self.classes).encode())
+        if self.masks is not None: h.update(np.ascontiguousarray(self.masks).tobytes())
         return h.hexdigest()
 
 # %% ../nbs/01_crops.ipynb #2a05a607
@@ -125,6 +132,21 @@ def resize_square(a: np.ndarray, size: int) -> np.ndarray:
     out = np.asarray(im.resize((size, size), Image.LANCZOS))
     return out[..., None] if out.ndim == 2 else out
 
+# %% ../nbs/01_crops.ipynb #m4sk0002
+def read_mask(path) -> np.ndarray:
+    "An instance-label mask as an integer H×W array (0 = background, 1..k; 8- or 16-bit values as stored, bilevel as 0/1); a colour or float file is an `ImageReadError` naming it."
+    a = open_array(path)
+    if a.dtype == bool: a = a.astype(np.uint8)
+    if a.ndim != 2 or not np.issubdtype(a.dtype, np.integer):
+        raise ImageReadError(f"mask {path}: expected a single-channel integer label image (0 = background, 1..k), got {a.dtype} {a.shape}")
+    return a
+
+def resize_labels(m: np.ndarray, size: int) -> np.ndarray:
+    "Resize an integer label mask H×W to size×size by nearest neighbour (Pillow's), so labels stay labels; dtype kept."
+    if m.shape[0] == m.shape[1] == size: return m
+    a = m.astype(np.int32) if m.dtype not in (np.uint8, np.uint16, np.int32) else m  # the integer types Pillow resizes
+    return np.asarray(Image.fromarray(a).resize((size, size), Image.NEAREST)).astype(m.dtype)
+
 # %% ../nbs/01_crops.ipynb #a6e5be5e
 def save_crops(cs: "CropSet", out, prefix: str = "") -> list:
     "Write every crop of `cs` as `out/<class>/<prefix><class>_<i>.png` (1 channel → 8-bit grayscale); returns the paths."
@@ -180,10 +202,21 @@ def infer_channels(files, k: int = 16) -> int:
         if seen >= k: break
     return 1 if seen else 3
 
-def read_folder(root, channels: int | None, size: int, progress: bool = False) -> tuple[CropSet, dict]:
-    "Read a `root/<class>/*` tree into a CropSet (`channels=None`: inferred); returns it and a read report."
+def _paired_mask(img: Path, root: Path, mask_root: Path, shape) -> np.ndarray:
+    "The mask of image `img` (under `root`) at the same relative path under `mask_root`; a missing, unreadable or mis-sized mask is an error naming both files."
+    mp = mask_root/img.relative_to(root)
+    if not mp.is_file(): raise FileNotFoundError(f"no mask for {img}: expected {mp} (the mask folder mirrors the image folder)")
+    m = read_mask(mp)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mask {mp} is {m.shape[1]}×{m.shape[0]} px but its image {img} is {shape[1]}×{shape[0]} px")
+    if m.max() > np.iinfo(np.uint16).max: raise ValueError(f"mask {mp}: more than 65535 labels")
+    return m
+
+def read_folder(root, channels: int | None, size: int, progress: bool = False, mask_root=None) -> tuple[CropSet, dict]:
+    "Read a `root/<class>/*` tree into a CropSet (`channels=None`: inferred), with the instance masks of `mask_root` (a tree mirroring `root`: same relative paths) when given; returns it and a read report."
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"folder {root} does not exist")
+    if mask_root is not None and not Path(mask_root).is_dir(): raise FileNotFoundError(f"mask folder {mask_root} does not exist")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes: raise ValueError(f"folder {root} has no class subfolders: expected root/<class>/*.png")
     (srcmap, licences, meta_csv), files, notes = _read_meta_csv(root), [], []
@@ -194,11 +227,12 @@ def read_folder(root, channels: int | None, size: int, progress: bool = False) -
         files += [(p, ci) for p in fs]
     channels = channels or infer_channels([p for p, _ in files])
     from tqdm.auto import tqdm
-    imgs, labels, sources, skipped = [], [], [], []
+    imgs, labels, sources, skipped, masks = [], [], [], [], []
     for p, ci in tqdm(files, desc=f"reading {root.name}", disable=not progress, unit="img"):
-        try: imgs.append(resize_square(read_image(p, channels), size))
+        try: a = read_image(p, channels)
         except ImageReadError as e: skipped.append(str(e)); continue
-        labels.append(ci); sources.append(srcmap.get(str(p.resolve()), f"{classes[ci]}/{p.name}"))
+        if mask_root is not None: masks.append(resize_labels(_paired_mask(p, root, Path(mask_root), a.shape[:2]), size))
+        imgs.append(resize_square(a, size)); labels.append(ci); sources.append(srcmap.get(str(p.resolve()), f"{classes[ci]}/{p.name}"))
     if not imgs: raise ValueError(f"no readable images under {root} ({len(skipped)} unreadable: {skipped[:3]})")
     empty = [c for ci, c in enumerate(classes) if ci not in set(labels)]
     if empty: raise ValueError(f"class folder(s) {empty} under {root} hold no readable image ({len(skipped)} unreadable)")
@@ -213,8 +247,9 @@ def read_folder(root, channels: int | None, size: int, progress: bool = False) -
         sources = [sample[fields[s]] for s in sources]
     if skipped: notes.append(f"skipped {len(skipped)} unreadable file(s)")
     for n in notes: warnings.warn(f"{root}: {n}")
-    cs = CropSet(np.stack(imgs), labels, classes, sources, "folder", {"data_dir": str(root)})
-    return cs, {"files": len(files), "read": len(imgs), "skipped": len(skipped), "skipped_files": skipped,
+    cs = CropSet(np.stack(imgs), labels, classes, sources, "folder", {"data_dir": str(root)},
+                 np.stack([m.astype(np.uint16) for m in masks]) if mask_root is not None else None)
+    return cs, {"files": len(files), "masks": len(masks), "read": len(imgs), "skipped": len(skipped), "skipped_files": skipped,
                 "warnings": notes, "fields": len(set(sources)), "meta_csv": meta_csv, "licences": licences}
 
 # %% ../nbs/01_crops.ipynb #9482e336

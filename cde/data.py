@@ -162,18 +162,19 @@ def cache_path(name: str, root, size: int, channels, fp: dict, key: dict | None 
     return cache_dir()/f"{name}-{size}px-{channels or 'auto'}ch{tag}-{hashlib.sha256(k.encode()).hexdigest()[:16]}.npz"
 
 def save_cropset(cs: CropSet, path) -> Path:
-    "Write `cs` (arrays, classes, domain, JSON meta) to one uncompressed .npz, atomically."
+    "Write `cs` (arrays, masks when it has them, classes, domain, JSON meta) to one uncompressed .npz, atomically."
     from cde.config import atomic_write_bytes
     buf = io.BytesIO()
     np.savez(buf, images=cs.images, labels=cs.labels, sources=cs.sources, classes=np.asarray(cs.classes, dtype=str),
-             domain=np.asarray(cs.domain), meta=np.asarray(json.dumps(cs.meta, default=_jsonable)))
+             domain=np.asarray(cs.domain), meta=np.asarray(json.dumps(cs.meta, default=_jsonable)),
+             **({} if cs.masks is None else {"masks": cs.masks}))
     return atomic_write_bytes(path, buf.getvalue())
 
 def load_cropset(path) -> CropSet:
     "Read a CropSet written by `save_cropset`."
     with np.load(path, allow_pickle=False) as z:
         return CropSet(z["images"], z["labels"], [str(c) for c in z["classes"]], z["sources"], str(z["domain"]),
-                       json.loads(str(z["meta"])))
+                       json.loads(str(z["meta"])), z["masks"] if "masks" in z.files else None)
 
 # %% ../nbs/01b_data.ipynb #c5d5ee9c
 def _resolve_root(d: Domain, data_dir) -> Path | None:
