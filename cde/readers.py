@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 from .crops import (CropSet, IMAGE_EXTS, ImageReadError, open_array, read_image, resize_square, read_folder,
-                       _as_channels, _cnmc_source, bbbc018_samples)
+                       resize_labels, _as_channels, _cnmc_source, bbbc018_samples)
 if TYPE_CHECKING: from cde.data import Domain  # the registry (cde.data) imports the readers, not the other way round
 
 # %% auto #0
@@ -383,18 +383,21 @@ def embedded_dir() -> Path:
     return Path(cde.__file__).resolve().parent/"embedded"
 
 def read_sample(root, d: Domain, size: int, progress: bool = False):
-    "The embedded CC0 DSB2018 nuclei: crops cut from `cde/embedded/dsb2018_nuclei.png`; source = DSB2018 field."
-    png, meta = embedded_dir()/"dsb2018_nuclei.png", embedded_dir()/"dsb2018_nuclei.csv"
-    if not (png.exists() and meta.exists()):
-        raise FileNotFoundError(f"the embedded nuclei ({png.name}, {meta.name}) are missing from {png.parent}: "
+    "The embedded CC0 DSB2018 nuclei with their instance masks: crops cut from `cde/embedded/dsb2018_nuclei.png`, masks from `dsb2018_nuclei_masks.png`; source = DSB2018 field."
+    png, meta, mpng = (embedded_dir()/f for f in ("dsb2018_nuclei.png", "dsb2018_nuclei.csv", "dsb2018_nuclei_masks.png"))
+    if not (png.exists() and meta.exists() and mpng.exists()):
+        raise FileNotFoundError(f"the embedded nuclei ({png.name}, {meta.name}, {mpng.name}) are missing from {png.parent}: "
                                 "reinstall CDE from a complete clone (pip install -e .)")
     with open(meta, newline="") as f: rows = list(csv.DictReader(f))
     m, s = np.asarray(Image.open(png).convert("L")), 64
     k = m.shape[1] // s
-    crops = [resize_square(_as_channels(m[i // k * s:(i // k + 1) * s, i % k * s:(i % k + 1) * s], d.channels), size)
-             for i in range(len(rows))]
+    cut = lambda a, i: a[i // k * s:(i // k + 1) * s, i % k * s:(i % k + 1) * s]
+    crops = [resize_square(_as_channels(cut(m, i), d.channels), size) for i in range(len(rows))]
+    lab = np.asarray(Image.open(mpng))
+    masks = np.stack([resize_labels(cut(lab, i), size) for i in range(len(rows))]).astype(np.uint16)
     cs = CropSet(np.stack(crops), np.zeros(len(rows), np.int64), ["nucleus"], [r["source_image"] for r in rows], d.name,
-                 {"what": "1400 real nuclei of Kaggle DSB2018 stage1_train (BBBC038v1, CC0), shipped in cde/embedded"})
+                 {"what": "1400 real nuclei of Kaggle DSB2018 stage1_train (BBBC038v1, CC0) with their instance masks, shipped in cde/embedded"},
+                 masks)
     return cs, _report(layout="embedded cde/embedded/dsb2018_nuclei.png", read=len(rows),
                        fields=len({r["source_image"] for r in rows}), licences=["CC0-1.0"])
 

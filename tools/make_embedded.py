@@ -2,10 +2,12 @@
 
 Usage: python tools/make_embedded.py SHARED_NUCLEI_DIR [--n 1400]
 
-SHARED_NUCLEI_DIR holds `meta.csv` and `dev/nucleus/*.png` (64 px grayscale crops, one per annotated nucleus of
-Kaggle DSB2018 stage1_train, licence CC0-1.0). Crops are taken round-robin over the source fields (fields in a
+SHARED_NUCLEI_DIR holds `meta.csv`, `dev/nucleus/*.png` (64 px grayscale crops, one per annotated nucleus of
+Kaggle DSB2018 stage1_train, licence CC0-1.0) and `dev_masks/nucleus/*.png` (the instance labels of every annotated
+nucleus in each crop's window, 0 = background). Crops are taken round-robin over the source fields (fields in a
 seeded random order, crops of a field in file order), so the subset spans as many fields as possible. The
-output is one mosaic PNG (40 crops per row) plus a CSV of (index, file, source_image), written to cde/embedded/.
+output is one mosaic PNG of the crops (40 per row), one of their masks in the same places, and a CSV of
+(index, file, source_image), written to cde/embedded/.
 Rerunning it on the same input rewrites the same bytes.
 """
 import argparse, csv, hashlib
@@ -33,12 +35,16 @@ def main():
     rows = [r for r in csv.DictReader(open(a.nuclei_dir/"meta.csv")) if r["licence"] == "CC0-1.0"]
     rows = pick(sorted(rows, key=lambda r: r["file"]), a.n)
     crops = [np.asarray(Image.open(a.nuclei_dir/r["file"]).convert("L")) for r in rows]
-    assert all(c.shape == (SIZE, SIZE) for c in crops)
+    masks = [np.asarray(Image.open(a.nuclei_dir/"dev_masks"/Path(r["file"]).relative_to("dev"))) for r in rows]
+    assert all(c.shape == m.shape == (SIZE, SIZE) and m.dtype == np.uint8 for c, m in zip(crops, masks))
     rows_n = -(-len(crops) // COLS)
     mosaic = np.zeros((rows_n * SIZE, COLS * SIZE), np.uint8)
     for i, c in enumerate(crops): mosaic[i // COLS * SIZE:(i // COLS + 1) * SIZE, i % COLS * SIZE:(i % COLS + 1) * SIZE] = c
     OUT.mkdir(parents=True, exist_ok=True)
     Image.fromarray(mosaic).save(OUT/"dsb2018_nuclei.png", optimize=True)
+    labels = np.zeros_like(mosaic)
+    for i, m in enumerate(masks): labels[i // COLS * SIZE:(i // COLS + 1) * SIZE, i % COLS * SIZE:(i % COLS + 1) * SIZE] = m
+    Image.fromarray(labels).save(OUT/"dsb2018_nuclei_masks.png", optimize=True)
     with open(OUT/"dsb2018_nuclei.csv", "w", newline="") as f:
         w = csv.writer(f); w.writerow(["index", "file", "source_image"])
         for i, r in enumerate(rows): w.writerow([i, Path(r["file"]).name, r["source_image"].split("/")[1][:16]])
