@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np
-from .crops import CropSet, IMAGE_EXTS, split_by_source, STANDARD_SPLIT, split_unit
+from .crops import CropSet, IMAGE_EXTS, read_folder, split_by_source, STANDARD_SPLIT, split_unit
 from .readers import (SAMPLE_SPLIT, _is_class_tree, _read_class_tree, _dsb_root, read_dsb2018,
                          _bccd_dirs, read_bccd, _cnmc_dirs, read_cnmc, _taleqani_dirs, read_taleqani, _bbbc018_dirs,
                          read_bbbc018, _tiff_fields, read_tiff_fields, embedded_dir, read_sample, read_ihc)
@@ -186,10 +186,18 @@ def _resolve_root(d: Domain, data_dir) -> Path | None:
     if not p.is_dir() or not any(p.iterdir()): raise FileNotFoundError(missing_data_message(d.name, data_dir))
     return p.resolve()
 
+def _class_tree_with_masks(mask_dir: Path):
+    "A class-tree reader that also reads each crop's mask from `mask_dir` (`cde.crops.read_folder`)."
+    def _read_class_tree_masks(root, d, size: int, progress: bool):
+        cs, rep = read_folder(root, d.channels, size, progress, mask_root=mask_dir)
+        cs.domain = d.name
+        return cs, {"layout": "class tree root/<class>/* with masks", "mask_dir": str(mask_dir), **rep}
+    return _read_class_tree_masks
+
 def load_domain(name: str, data_dir=None, size: int | None = None, channels: int | None = None,
                 progress: bool = True, cache: bool = True, transform: Callable[[CropSet], CropSet] | None = None,
-                transform_key: dict | None = None, transform_tag: str = "transformed") -> CropSet:
-    "Load domain `name` from `data_dir` as a CropSet of uint8 crops (size × size × channels), cached; with `transform`, its result, cached under `transform_key`."
+                transform_key: dict | None = None, transform_tag: str = "transformed", mask_dir=None) -> CropSet:
+    "Load domain `name` from `data_dir` as a CropSet of uint8 crops (size × size × channels), cached; with `transform`, its result, cached under `transform_key`; with `mask_dir` (a tree mirroring a crop folder), each crop's instance masks."
     if transform is not None and cache and not transform_key:
         raise ValueError("load_domain(transform=...) needs transform_key (what the transform is, with its settings): it keys the cache")
     d = get_domain(name)
@@ -202,7 +210,15 @@ def load_domain(name: str, data_dir=None, size: int | None = None, channels: int
     reader = next((r for det, r in d.readers if det(root)), None)
     if reader is None:
         raise ValueError(f"dataset {name!r}: no reader recognises the layout of {root}; expected {d.layout}")
+    if mask_dir is not None:
+        if reader.__name__ != "_read_class_tree":
+            raise ValueError(f"--mask-dir: masks are read beside a folder of crops (DATA_DIR/<class>/*.png, the masks at the same "
+                             f"relative paths under the mask folder); {root or name} is read by {reader.__name__}")
+        if not Path(mask_dir).is_dir(): raise FileNotFoundError(f"--mask-dir: {mask_dir} is not a directory")
+        mask_dir = Path(mask_dir).resolve()
+        reader = _class_tree_with_masks(mask_dir)
     fp = fingerprint(root) if root is not None else _embedded_fingerprint(d)
+    if mask_dir is not None: fp = {**fp, "masks": str(mask_dir), "masks_fp": fingerprint(mask_dir)}
     path = cache_path(name, root, size, d.channels, fp)
 
     def read() -> CropSet:
