@@ -4,11 +4,13 @@
 
 # %% ../nbs/09_segment.ipynb #5e900002
 from __future__ import annotations
+import time
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DSB_THRESHOLDS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap', 'foreground_scores']
+__all__ = ['DSB_THRESHOLDS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap', 'foreground_scores',
+           'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores']
 
 # %% ../nbs/09_segment.ipynb #5e900005
 def instance_labels(foreground, threshold: float = 0.5) -> np.ndarray:
@@ -54,3 +56,59 @@ def foreground_scores(pred, true) -> dict:
     dice = DiceMetric(include_background=True, reduction="none", ignore_empty=False)(p, t)[:, 0]
     iou = MeanIoU(include_background=True, reduction="none", ignore_empty=False)(p, t)[:, 0]
     return {"dice": dice.numpy().astype(float), "iou": iou.numpy().astype(float)}
+
+# %% ../nbs/09_segment.ipynb #5ea00001
+def build_unet(channels: int, width: int = 16) -> torch.nn.Module:
+    "MONAI's 2-D `UNet`: `channels` in, one foreground logit out, four levels of `width`·(1, 2, 4, 8) features, two residual units each."
+    from monai.networks.nets import UNet
+    return UNet(spatial_dims=2, in_channels=channels, out_channels=1, channels=tuple(width * k for k in (1, 2, 4, 8)),
+                strides=(2, 2, 2), num_res_units=2, norm="batch")
+
+def _pairs(cs) -> tuple[torch.Tensor, torch.Tensor]:
+    "Images in [-1, 1] (N×C×H×W) and binary foreground targets (N×1×H×W) of a crop set with masks."
+    from cde.crops import to_tensor
+    if cs.masks is None: raise ValueError("this crop set has no masks: segmentation needs image + mask pairs (--mask-dir)")
+    return to_tensor(cs.images), torch.from_numpy((cs.masks > 0).astype(np.float32))[:, None]
+
+@torch.no_grad()
+def predict_foreground(model, cs_or_x, batch_size: int = 128, device="cpu") -> np.ndarray:
+    "Foreground probabilities N×H×W of `model` for a crop set (or a tensor of images in [-1, 1])."
+    from cde.crops import CropSet, to_tensor
+    x = to_tensor(cs_or_x.images) if isinstance(cs_or_x, CropSet) else cs_or_x
+    model.eval()
+    out = [torch.sigmoid(model(x[i:i + batch_size].to(device))).float().cpu()[:, 0] for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()
+
+# %% ../nbs/09_segment.ipynb #5ea00002
+def fit_unet(model, train, val, cfg: dict, seed: int = 0, device="cpu") -> dict:
+    "Train `model` on `train`'s image + mask pairs for `cfg['max_steps']` steps (AdamW, warm-up and cosine decay, DiceCELoss, joint flips and rotations), keeping the weights of the best validation Dice (checked every `cfg['val_every']` steps and at the end)."
+    from monai.losses import DiceCELoss
+    from cde.fitting import lr_schedule, dihedral_augment
+    device = torch.device(device); model.to(device)
+    g = torch.Generator().manual_seed(seed); x, y = _pairs(train); (xv, _), mv = _pairs(val), val.masks
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 1e-4))
+    steps, bs = int(cfg["max_steps"]), min(int(cfg["batch_size"]), len(x))
+    sched, loss_fn = lr_schedule(opt, steps, cfg.get("warmup", 0.1)), DiceCELoss(sigmoid=True)
+    best, history = (-1.0, None, 0), []
+    def check(step):
+        nonlocal best
+        d = float(foreground_scores(predict_foreground(model, xv, device=device) > 0.5, mv)["dice"].mean()); model.train()
+        history.append({"step": step, "val_dice": d})
+        if d > best[0]: best = (d, {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+    model.train(); t0 = time.perf_counter()
+    for step in range(1, steps + 1):
+        idx = torch.randint(0, len(x), (bs,), generator=g)
+        xy = dihedral_augment(torch.cat([x[idx], y[idx]], 1), g)  # one transform for a crop and its mask
+        loss = loss_fn(model(xy[:, :-1].to(device)), xy[:, -1:].to(device))
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        if step < steps: sched.step()
+        if step == steps or (cfg.get("val_every") and step % cfg["val_every"] == 0): check(step)
+    model.load_state_dict(best[1])
+    return {"steps": steps, "best_step": best[2], "best_val_dice": best[0], "history": history, "wall_s": round(time.perf_counter() - t0, 2)}
+
+def segmentation_scores(model, test, device="cpu") -> dict:
+    "Per-crop Dice, IoU and Data Science Bowl instance score of `model` on `test`'s pairs (objects: 4-connected components of the prediction > 0.5)."
+    prob = predict_foreground(model, test, device=device)
+    fg = foreground_scores(prob > 0.5, test.masks)
+    ap = np.array([instance_ap(t, instance_labels(p)) for t, p in zip(test.masks, prob)])
+    return {"dice": fg["dice"], "iou": fg["iou"], "instance_ap": ap}
