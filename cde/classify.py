@@ -98,13 +98,14 @@ def relabel(cs: CropSet, classes: list) -> CropSet:
     return sub
 
 def concat_sets(*sets: CropSet) -> CropSet:
-    "Concatenate crop sets with the same classes, size and channels."
+    "Concatenate crop sets with the same classes, size and channels (their masks too when every set has masks)."
     a = sets[0]
     for b in sets[1:]:
         if b.classes != a.classes or b.images.shape[1:] != a.images.shape[1:]:
             raise ValueError(f"cannot concatenate sets: classes {a.classes} vs {b.classes}, shapes {a.images.shape[1:]} vs {b.images.shape[1:]}")
     return CropSet(np.concatenate([s.images for s in sets]), np.concatenate([s.labels for s in sets]), list(a.classes),
-                   np.concatenate([s.sources for s in sets]), a.domain, dict(a.meta))
+                   np.concatenate([s.sources for s in sets]), a.domain, dict(a.meta),
+                   np.concatenate([s.masks.astype(np.uint16) for s in sets]) if all(s.masks is not None for s in sets) else None)
 
 # %% ../nbs/06c_classify.ipynb #f281546e
 def is_run_dir(p) -> bool:

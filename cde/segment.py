@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DSB_THRESHOLDS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap', 'foreground_scores',
-           'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores']
+__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
+           'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
+           'seed_mean_interval', 'paired_mean_difference', 'segmentation_arms', 'run_segmentation']
 
 # %% ../nbs/09_segment.ipynb #5e900005
 def instance_labels(foreground, threshold: float = 0.5) -> np.ndarray:
@@ -112,3 +113,69 @@ def segmentation_scores(model, test, device="cpu") -> dict:
     fg = foreground_scores(prob > 0.5, test.masks)
     ap = np.array([instance_ap(t, instance_labels(p)) for t, p in zip(test.masks, prob)])
     return {"dice": fg["dice"], "iou": fg["iou"], "instance_ap": ap}
+
+# %% ../nbs/09_segment.ipynb #5eb00001
+def seed_mean_interval(per_seed, groups=None, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
+    "Mean of per-crop scores `per_seed` (seeds × crops) with a percentile bootstrap interval resampling whole `groups` (source fields) and the seeds, and the sd of the seed means."
+    from cde.metrics import _group_rows, _resample
+    v = np.atleast_2d(np.asarray(per_seed, float)); rng, units = np.random.default_rng(seed), _group_rows(groups, v.shape[1])
+    reps = [v[rng.integers(0, len(v), len(v))][:, _resample(rng, v.shape[1], units)].mean() for _ in range(n_boot)]
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return {"value": float(v.mean()), "lo": float(lo), "hi": float(hi), "sd": float(v.mean(1).std(ddof=1)) if len(v) > 1 else 0.0,
+            "seeds": len(v), "n": int(v.shape[1]), "unit": "crop" if groups is None else "source"}
+
+def paired_mean_difference(a, b, groups=None, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
+    "Mean score of arm `a` minus arm `b` (each seeds × crops, the same test crops) with a paired bootstrap: both on the same resampled fields, seeds resampled per arm."
+    from cde.metrics import _group_rows, _resample
+    a, b = (np.atleast_2d(np.asarray(x, float)) for x in (a, b))
+    rng, units = np.random.default_rng(seed), _group_rows(groups, a.shape[1])
+    reps = []
+    for _ in range(n_boot):
+        i = _resample(rng, a.shape[1], units)
+        reps.append(a[rng.integers(0, len(a), len(a))][:, i].mean() - b[rng.integers(0, len(b), len(b))][:, i].mean())
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return {"value": float(a.mean() - b.mean()), "lo": float(lo), "hi": float(hi), "seeds": [len(a), len(b)],
+            "unit": "crop" if groups is None else "source"}
+
+# %% ../nbs/09_segment.ipynb #5eb00003
+SEG_CLAIMS = (("mixed", "trtr", "synthetic pairs improve Dice"),
+              ("few_real_synthetic", "few_real", "synthetic pairs help when few real masks exist"))
+
+def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: int = 0) -> list:
+    "The training sets of the segmentation protocol as (arm, CropSet): trtr and few_real (a seeded `few_fraction` of the real training fields), and with `synthetic` pairs tstr, mixed and few_real_synthetic."
+    from cde.classify import concat_sets
+    fields = np.unique(train.sources); rng = np.random.default_rng(seed)
+    few = set(rng.choice(fields, max(1, int(round(few_fraction * len(fields)))), replace=False))
+    few_set = train.subset(np.isin(train.sources, list(few)))
+    arms = [("trtr", train), ("few_real", few_set)]
+    if synthetic is not None:
+        if synthetic.masks is None: raise ValueError("synthetic crops without masks: segmentation needs generated image + mask pairs")
+        arms += [("tstr", synthetic), ("mixed", concat_sets(train, synthetic)), ("few_real_synthetic", concat_sets(few_set, synthetic))]
+    return arms
+
+# %% ../nbs/09_segment.ipynb #5eb00005
+def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_fraction: float = 0.1, width: int = 16,
+                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True) -> dict:
+    "Train a U-Net per arm (`segmentation_arms`) and training seed on `real['train']` (± `synthetic` pairs), select on `real['val']`, score on `real['test']`: per-arm Dice, IoU and DSB instance score as seed means with intervals by source field, and the claims as paired differences."
+    from tqdm.auto import tqdm
+    from cde.config import seed_everything
+    test, arms = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed)
+    scores, rows = {}, []
+    bar = tqdm(total=len(arms) * len(seeds), desc="U-Nets", unit="model", disable=not progress)
+    for arm, tr in arms:
+        for s in seeds:
+            seed_everything(s); model = build_unet(tr.channels, width)
+            hist = fit_unet(model, tr, real["val"], cfg, s, device)
+            sc = segmentation_scores(model, test, device); scores.setdefault(arm, []).append(sc)
+            rows.append({"arm": arm, "seed": s, "n_train": len(tr), "train": hist, **{k: float(v.mean()) for k, v in sc.items()}})
+            bar.update(1)
+    bar.close()
+    per = lambda arm, k: np.stack([sc[k] for sc in scores[arm]])
+    summary = [{"arm": arm, "n_train": len(tr), "n_test": len(test), "seeds": list(seeds),
+                **{k: seed_mean_interval(per(arm, k), test.sources, n_boot, seed) for k in ("dice", "iou", "instance_ap")}}
+               for arm, tr in arms]
+    claims = [{"claim": text, "arm": a, "control": b, "metric": "dice",
+               "difference": (d := paired_mean_difference(per(a, "dice"), per(b, "dice"), test.sources, n_boot, seed)),
+               "verdict": "holds" if d["lo"] > 0 else "reversed" if d["hi"] < 0 else "not shown"}
+              for a, b, text in SEG_CLAIMS if a in scores and b in scores]
+    return {"rows": rows, "summary": summary, "claims": claims, "config": dict(cfg), "few_fraction": few_fraction}
