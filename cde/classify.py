@@ -288,7 +288,8 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
             futures = {ex.submit(_job, job): job for job in sorted(jobs, key=lambda j: -STEP_COST.get(j[1], 1.0))}
             for f in as_completed(futures): done(futures[f], f.result())
     overall.close()
-    preds = {k: [v[s] for s in seeds] for k, v in preds.items()}; probas = {k: [v[s] for s in seeds] for k, v in probas.items()}
+    keys = [(arch, arms[a][0]) for a in range(len(arms)) for arch in models]  # arm by arm, the models in order (not as fits finished)
+    preds = {k: [preds[k][s] for s in seeds] for k in keys}; probas = {k: [probas[k][s] for s in seeds] for k in keys}
     for r in rows + summary: r.pop("arm_index", None)
     unfit = [(c["model"], c["protocol"]) for c in summary if c["did_not_fit"] >= len(c["seeds"])]
     claims = utility_claims(preds, test.labels, len(classes), test.sources, cfg["n_boot"], seed, unfit=unfit)

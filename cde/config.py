@@ -72,7 +72,7 @@ PROFILES = {
                          lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None, workers=1, channels_last=True,
                          n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10)},
-    "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds < 45 min)
+    "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds: 74 min on 2 cores)
         "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
                       sample_every=2, n_sample=64),
         "classify": dict(size=32, batch_size=32, max_epochs=1000, max_steps=120, budget_s=None, schedule="onecycle", warmup=0.1,

@@ -211,7 +211,23 @@ def _classify_fit(d):
     return [_scalar_table(rows), "Training settings and machine load of each variant:", _scalar_table(runs)]
 
 
-RENDER = {"metrics": _metrics, "fid_budget": _fid_budget, "cli_help": _cli_help, "curate": _curate, "classify_fit": _classify_fit}
+def _classify_stage(d):
+    "Per variant: the stage's wall time and workers, then one row per arm and model (seed means, 95 % interval by source field, seed sd)."
+    ci = lambda m: f"{fmt(m['value'], 1)} ({fmt(m['lo'], 1)}–{fmt(m['hi'], 1)})"
+    runs = [{"variant": k, "wall min": v["wall_min"], "workers": v["workers"], "threads per worker": v["worker_threads"],
+             "cores": v["cpu_count"], "steps": v["max_steps"], "seeds": len(v["seeds"] or [])} for k, v in d["variants"].items()]
+    out = [_scalar_table(runs)]
+    for k, v in d["variants"].items():
+        out += [f"Cells of `{k}`:", _scalar_table([{"arm": r["arm"], "model": r["model"], "balanced accuracy": ci(r["balanced_accuracy"]),
+                                                    "BA seed sd": fmt(r["balanced_accuracy"]["sd"], 1), "AUROC": ci(r["auroc"]),
+                                                    "did not fit": r["did_not_fit"], "s per fit": fmt(r["wall_s_per_fit"], 1),
+                                                    "n real / synth. / test": f"{r['n_real']} / {r['n_synthetic']} / {r['n_test']}"}
+                                                   for r in v["rows"]])]
+    return out
+
+
+RENDER = {"metrics": _metrics, "fid_budget": _fid_budget, "cli_help": _cli_help, "curate": _curate, "classify_fit": _classify_fit,
+          "classify_stage": _classify_stage}
 
 
 def bench_section(path) -> str:
