@@ -26,6 +26,7 @@ PARSER_NAMES = {
     "protocol": ("tstr", "trtr", "mixed", "imbalance"),                   # cde.classify.PROTOCOLS
     "arch":     ("resnet50", "densenet121", "efficientnet_b0", "vgg16_bn", "inception_v3"),  # cde.networks.ARCHITECTURES
     "paper_domain": ("nuclei", "blood", "colon"),                         # cde.figures.PAPER_DOMAINS
+    "pair_model": ("conditional", "joint"),                               # cde.pairs.PAIR_MODELS
 }
 CURATE_DEFAULTS = {"blank_range": 2.0, "blur_z": 3.5, "dedupe_distance": 0}  # cde.curate.DEFAULT_CURATION's
 
@@ -205,6 +206,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int); p.add_argument("--split-seed", type=int)
     p.add_argument("--size", type=int, choices=PARSER_NAMES["size"]); p.add_argument("--channels", type=int, choices=[1, 3])
     p.add_argument("--classes", help="comma-separated subset of the domain's classes")
+    p.add_argument("--mask-dir", help="instance masks mirroring --data-dir (same relative paths): train an image + mask pair generator")
+    p.add_argument("--pair-model", choices=PARSER_NAMES["pair_model"], help="pair generator: conditional (default with --mask-dir; images drawn for new mask layouts) | joint (image and mask drawn together)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--precision", choices=PARSER_NAMES["precision"], help="mixed precision on CUDA (default: Accelerate's config, else bf16)")
     p.add_argument("--log-with", metavar="TRACKERS", help="experiment tracking through Accelerate, e.g. tensorboard (RUN_DIR/logs; comma-separated for several)")
@@ -223,7 +226,8 @@ def cli_train(argv: list[str]) -> int:
     from cde.train import train
     cfg = {k: v for k, v in dict(dataset=a.dataset, data_dir=a.data_dir, profile=a.profile, model=a.model, strategy=a.strategy,
                                   seed=a.seed, split_seed=a.split_seed, size=a.size, channels=a.channels, classes=a.classes,
-                                  device=a.device, precision=a.precision, log_with=a.log_with).items() if v is not None}
+                                  device=a.device, precision=a.precision, log_with=a.log_with, mask_dir=a.mask_dir,
+                                  pair_model=a.pair_model).items() if v is not None}
     try:
         cfg = (load_config_file(a.config) if a.config else {}) | cfg | _parse_set(a.set)
         if a.out is None and (a.resume or not a.print_config): raise ValueError("--out: required (the run directory)")
@@ -244,16 +248,21 @@ def cli_generate(argv: list[str]) -> int:
     p.add_argument("run_dir"); p.add_argument("--n", type=int, required=True, help="number of images (split over classes by training counts)")
     p.add_argument("--seed", type=int, default=0); p.add_argument("--out", required=True, help="output folder (must be new or empty)")
     p.add_argument("--class", dest="class_name", help="generate only this class")
+    p.add_argument("--with-masks", action="store_true", help="an image + mask run: write OUT/images/<class>/*.png and their instance masks at the same paths under OUT/masks/")
     a = p.parse_args(argv)
-    from cde.crops import save_crops
+    from cde.crops import save_crops, save_masks
     from cde.run import CheckpointError, generate
     try:
         if a.n < 1: raise ValueError(f"--n: must be ≥ 1, got {a.n}")
         out = Path(a.out)
         if out.exists() and any(out.iterdir()): raise FileExistsError(f"--out {out} exists and is not empty")
         cs = generate(a.run_dir, a.n, a.seed, a.class_name)
+        if a.with_masks and cs.masks is None: raise ValueError(f"--with-masks: {a.run_dir} is an image-only run; train one with --mask-dir to get pairs")
     except (ValueError, FileExistsError, FileNotFoundError, CheckpointError) as e:
         print(f"cde generate: error: {e}", file=sys.stderr); return 2
+    if a.with_masks:
+        save_crops(cs, out/"images"); save_masks(cs, out/"masks")
+        print(f"wrote {len(cs)} images to {out/'images'} and their masks to {out/'masks'}"); return 0
     save_crops(cs, out)
     print(f"wrote {len(cs)} images to {out}"); return 0
 
@@ -353,8 +362,24 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--threads", type=_threads_arg, help="torch CPU threads, or auto: all cores (default: the profile's)")
     p.add_argument("--workers", type=_threads_arg, help="classifier fits at once, sharing --threads; auto: one single-thread process per thread on a CPU, one on a GPU (default: the profile's)")
+    p.add_argument("--task", choices=("classify", "segment"), default="classify", help="classify (Table 1, default) | segment: U-Nets on image + mask pairs (trtr, few_real, and with --synthetic pairs tstr, mixed, few_real_synthetic)")
+    p.add_argument("--mask-dir", help="segment: instance masks mirroring --data-dir (default: the --synthetic pair run's)")
+    p.add_argument("--test-mask-dir", help="segment: the masks of --test-dir, mirroring it")
+    p.add_argument("--few-fraction", type=float, default=0.1, help="segment: share of the real training fields in the few-real-masks arms (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+def _cli_segment(a, argv) -> int:
+    "`cde validate --task segment`: U-Nets trained per arm, tested on held-out real pairs, into --out."
+    from cde.segment import segment_validation
+    try:
+        res = segment_validation(out=a.out, synthetic=a.synthetic, dataset=a.dataset, data_dir=a.data_dir, mask_dir=a.mask_dir,
+                                 test_dir=a.test_dir, test_mask_dir=a.test_mask_dir, profile=a.profile, seed=a.seed,
+                                 split_seed=a.split_seed, seeds=a.seeds, max_steps=a.max_steps, n_synthetic=a.n_synthetic,
+                                 few_fraction=a.few_fraction, device=a.device, threads=a.threads, progress=not a.quiet, argv=list(argv))
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"cde validate: error: {e}", file=sys.stderr); return 2
+    print(f"wrote {a.out}/results.json and table_seg.csv/.md ({len(res['rows'])} U-Nets, {res['wall_s']:.0f} s)"); return 0
 
 def _threads_arg(v: str):
     "`--threads`: a positive int or `auto`."
@@ -367,6 +392,7 @@ def _threads_arg(v: str):
 def cli_validate(argv: list[str]) -> int:
     "`cde validate`: classifier validation (TSTR / TRTR / mixed / imbalance) into --out; returns an exit code."
     a = validate_parser().parse_args(argv)
+    if a.task == "segment": return _cli_segment(a, argv)
     from cde.classify import _validation_plan, run_validation
     kw = {k: getattr(a, k) for k in ("out", "dataset", "data_dir", "synthetic", "test_dir", "profile", "seed", "split_seed",
                                      "weights", "n_synthetic", "imbalance_class", "imbalance_fraction", "positive", "size",

@@ -13,8 +13,8 @@ from PIL import Image, UnidentifiedImageError
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'STANDARD_SPLIT', 'CropSet', 'to_tensor', 'to_uint8', 'ImageReadError', 'open_array', 'read_image',
-           'image_channels', 'resize_square', 'read_mask', 'resize_labels', 'save_crops', 'bbbc018_samples',
-           'infer_channels', 'read_folder', 'split_by_source', 'split_unit']
+           'image_channels', 'resize_square', 'read_mask', 'resize_labels', 'save_crops', 'save_masks',
+           'bbbc018_samples', 'infer_channels', 'read_folder', 'split_by_source', 'split_unit']
 
 # %% ../nbs/01_crops.ipynb #2b5d316c
 @dataclass
@@ -156,6 +156,18 @@ def save_crops(cs: "CropSet", out, prefix: str = "") -> list:
         (out/c).mkdir(parents=True, exist_ok=True)
         p = out/c/f"{prefix}{c}_{i:05d}.png"
         Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(p); paths.append(p)
+    return paths
+
+def save_masks(cs: "CropSet", out, prefix: str = "") -> list:
+    "Write the instance mask of every crop of `cs` at the path `save_crops` gives its image, under `out` (8-bit PNG, 16-bit when a label exceeds 255), so `read_folder(images, mask_root=out)` pairs them again."
+    if cs.masks is None: raise ValueError("this crop set has no masks to write")
+    out, seen, paths = Path(out), {}, []
+    wide = int(cs.masks.max(initial=0)) > 255
+    for m, l in zip(cs.masks, cs.labels):
+        c = cs.classes[l]; i = seen[c] = seen.get(c, -1) + 1
+        (out/c).mkdir(parents=True, exist_ok=True)
+        p = out/c/f"{prefix}{c}_{i:05d}.png"
+        Image.fromarray(m.astype(np.uint16 if wide else np.uint8)).save(p); paths.append(p)
     return paths
 
 # %% ../nbs/01_crops.ipynb #64f56940

@@ -15,6 +15,7 @@ from .data import load_domain, get_domain, standard_split
 from .curate import load_curated
 from .gan import MODELS, RESOLUTIONS, RECIPE_DEFAULTS, build_models, check_recipe
 from .augment import check_policy
+from .pairs import PAIR_DEFAULTS, PAIR_MODELS
 
 # %% auto #0
 __all__ = ['RUN_DEFAULTS', 'MODEL_PROFILE_TUNING', 'STRATEGIES', 'BUDGET_SPLITS', 'PRECISIONS', 'CONFIG_KEYS', 'RUN_DERIVED_KEYS',
@@ -49,7 +50,8 @@ def tracker_config(cfg: dict) -> dict:
 RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, classes=None, model="cde",
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
-                    budget_split="equal", snapshots=0, snapshot_images=None, precision=None, log_with=None)
+                    budget_split="equal", snapshots=0, snapshot_images=None, precision=None, log_with=None,
+                    mask_dir=None, **{**PAIR_DEFAULTS, "pair_model": None})  # pair_model None: images only; set (or --mask-dir): image + mask pairs (cde.pairs)
 MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_gan, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
@@ -101,6 +103,10 @@ def resolve_config(user: Mapping) -> RunConfig:
     if si is not None and (not isinstance(si, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in si)):
         raise ValueError(f"snapshot_images: must be a list of image counts > 0 (e.g. [25000, 50000]) or null, got {si!r}")
     if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
+    if cfg["mask_dir"] is not None and cfg["pair_model"] is None: cfg["pair_model"] = PAIR_DEFAULTS["pair_model"]
+    if cfg["pair_model"] not in (None, *PAIR_MODELS):
+        raise ValueError(f"pair_model: unknown {cfg['pair_model']!r}; allowed: {_allowed(PAIR_MODELS)} (or null = images only)")
+    if cfg["pair_model"] is not None and cfg["curate"]: raise ValueError("curate: not supported with image + mask pairs yet (curation changes images, not masks)")
     return RunConfig(cfg)
 
 # %% ../nbs/03b_run.ipynb #915093be
@@ -158,7 +164,9 @@ def run_data(cfg: RunConfig, progress: bool = False) -> tuple[RunConfig, dict]:
     cfg = dict(cfg); d = get_domain(cfg["dataset"])
     cfg["size"] = cfg["size"] or d.size
     where = (cfg["dataset"], cfg["data_dir"], cfg["size"], cfg["channels"] or d.channels)
-    cs = load_curated(*where, cfg["curate"], progress=progress) if cfg["curate"] else load_domain(*where, progress=progress)
+    cs = load_curated(*where, cfg["curate"], progress=progress) if cfg["curate"] else load_domain(*where, progress=progress, mask_dir=cfg.get("mask_dir"))
+    if cfg.get("pair_model") and cs.masks is None:
+        raise ValueError(f"pair_model {cfg['pair_model']!r}: the crops of {cfg['dataset']!r} have no masks; give --mask-dir (a folder mirroring the crops, one instance mask per crop)")
     cfg["channels"] = cs.channels
     if cfg["classes"] is None: cfg["classes"] = list(cs.classes)
     if isinstance(cfg["classes"], str): cfg["classes"] = [c for c in cfg["classes"].split(",") if c]
@@ -279,14 +287,18 @@ def _load_cfg(run_dir) -> dict:
 
 def load_generator(run_dir, unit: str, ema: bool = True, path=None):
     "The (EMA) generator of one unit of a finished run, or of a snapshot file `path` (see `list_snapshots`), in eval mode, on the CPU."
-    cfg = _load_cfg(run_dir); w = load_unit_weights(path if path is not None else Path(run_dir)/"models"/f"{unit}.safetensors")
+    cfg = _load_cfg(run_dir)
+    if cfg.get("pair_model"): raise ValueError(f"{run_dir} is an image + mask run: its generator is cde.pairs.load_pair_models's")
+    w = load_unit_weights(path if path is not None else Path(run_dir)/"models"/f"{unit}.safetensors")
     G, _ = build_models(cfg, unit_classes(cfg))
     G.load_state_dict(w["G_ema"] if ema and "G_ema" in w else w["G"])
     return G.eval()
 
 def load_discriminator(run_dir, unit: str):
     "The discriminator of one unit of a finished run, in eval mode, on the CPU."
-    cfg = _load_cfg(run_dir); w = load_unit_weights(Path(run_dir)/"models"/f"{unit}.safetensors")
+    cfg = _load_cfg(run_dir)
+    if cfg.get("pair_model"): raise ValueError(f"{run_dir} is an image + mask run: its discriminator scores image and mask together (cde.pairs.load_pair_models)")
+    w = load_unit_weights(Path(run_dir)/"models"/f"{unit}.safetensors")
     _, D = build_models(cfg, unit_classes(cfg)); D.load_state_dict(w["D"])
     return D.eval()
 
@@ -314,6 +326,10 @@ def generate(run_dir, n: int, seed: int = 0, class_name: str | None = None, batc
              snapshot: int | None = None) -> CropSet:
     "`n` synthetic crops (uint8) from a trained run (EMA or raw G, final or snapshot `k` of each unit); same run and seed, same images."
     cfg = _load_cfg(run_dir)
+    if cfg.get("pair_model"):  # an image + mask run: its pairs, masks included
+        from cde.pairs import generate_pairs
+        if snapshot is not None: raise ValueError("snapshot: a pair run keeps no snapshots")
+        return generate_pairs(run_dir, n, seed, batch_size)
     if not (isinstance(n, int) and n >= 1): raise ValueError(f"n: must be an integer ≥ 1, got {n!r}")
     imgs, labels = [], []
     for c, m in _class_counts(cfg, run_dir, n, class_name).items():

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
+__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'SEG_PROFILES', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
            'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
-           'seed_mean_interval', 'paired_mean_difference', 'segmentation_arms', 'run_segmentation']
+           'seed_mean_interval', 'paired_mean_difference', 'segmentation_arms', 'run_segmentation', 'segment_real',
+           'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
 
 # %% ../nbs/09_segment.ipynb #5e900005
 def instance_labels(foreground, threshold: float = 0.5) -> np.ndarray:
@@ -179,3 +180,118 @@ def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_f
                "verdict": "holds" if d["lo"] > 0 else "reversed" if d["hi"] < 0 else "not shown"}
               for a, b, text in SEG_CLAIMS if a in scores and b in scores]
     return {"rows": rows, "summary": summary, "claims": claims, "config": dict(cfg), "few_fraction": few_fraction}
+
+# %% ../nbs/09_segment.ipynb #5ec00001
+SEG_PROFILES = {  # U-Net budget per profile: steps, batch, learning rate, validation interval, width, training seeds
+    "smoke": dict(max_steps=4, batch_size=4, lr=2e-3, val_every=2, warmup=0.1, width=8, seeds=1),
+    "quick": dict(max_steps=600, batch_size=32, lr=2e-3, val_every=100, warmup=0.1, width=16, seeds=3),
+    "paper": dict(max_steps=3000, batch_size=64, lr=1e-3, val_every=250, warmup=0.05, width=32, seeds=3)}
+
+def _pair_folder(root, channels, size) -> "CropSet":
+    "Synthetic pairs written by `cde generate --with-masks`: ROOT/images/<class>/* with ROOT/masks/<class>/* mirroring it."
+    from pathlib import Path
+    from cde.crops import read_folder
+    root = Path(root)
+    if not ((root/"images").is_dir() and (root/"masks").is_dir()):
+        raise FileNotFoundError(f"--synthetic {root}: expected a pair run directory or a folder holding images/ and masks/ (cde generate --with-masks)")
+    return read_folder(root/"images", channels, size, mask_root=root/"masks")[0]
+
+def segment_real(run=None, *, dataset=None, data_dir=None, mask_dir=None, split_seed: int = 0, progress: bool = False) -> tuple[dict, dict]:
+    "Real image + mask pairs split train / val / test by source field: a pair run's own (`run`), else `dataset` / `data_dir` with `mask_dir`; returns (parts, where they came from)."
+    from pathlib import Path
+    from cde.config import load_json
+    from cde.data import load_domain, standard_split
+    if run is not None and dataset is None:
+        from cde.run import load_run_parts
+        cfg = load_json(Path(run)/"config.json"); parts = load_run_parts(run)
+        src = {"dataset": cfg["dataset"], "data_dir": cfg["data_dir"], "mask_dir": cfg.get("mask_dir"), "split_seed": cfg["split_seed"]}
+    else:
+        if dataset is None: raise ValueError("--dataset: required when --synthetic is not a pair run (or is absent)")
+        cs = load_domain(dataset, data_dir, mask_dir=mask_dir, progress=progress)
+        parts = standard_split(cs, split_seed); src = {"dataset": dataset, "data_dir": data_dir, "mask_dir": mask_dir, "split_seed": split_seed}
+    if parts["train"].masks is None:
+        raise ValueError(f"the real crops of {src['dataset']!r} have no masks: give --mask-dir (a folder mirroring the crops with instance masks)")
+    return parts, {k: None if v is None else str(v) for k, v in src.items()}
+
+# %% ../nbs/09_segment.ipynb #5ec00002
+def seg_table(res: dict):
+    "The segmentation table of a `run_segmentation` result: one row per arm, Dice / IoU / DSB score as seed means with their 95 % intervals by source field."
+    import pandas as pd
+    f = lambda s: f"{100 * s['value']:.1f} ({100 * s['lo']:.1f}–{100 * s['hi']:.1f})"
+    return pd.DataFrame([{"arm": r["arm"], "training pairs": r["n_train"], "Dice": f(r["dice"]), "Dice seed sd": f"{100 * r['dice']['sd']:.1f}",
+                          "IoU": f(r["iou"]), "DSB score": f(r["instance_ap"]), "seeds": len(r["seeds"]), "test crops": r["n_test"]}
+                         for r in res["summary"]])
+
+def seg_statement(res: dict) -> str:
+    "The computed statement under the table: TSTR Dice as a share of TRTR Dice, and each claim's paired difference and verdict."
+    s = {r["arm"]: r for r in res["summary"]}; lines = []
+    if "tstr" in s and "trtr" in s:
+        lines.append(f"Synthetic pairs only (TSTR) reach {s['tstr']['dice']['value'] / s['trtr']['dice']['value']:.2f} × the Dice of real pairs (TRTR).")
+    for c in res["claims"]:
+        d = c["difference"]
+        lines.append(f"{c['claim']}: {c['arm']} − {c['control']} Dice {100 * d['value']:+.1f} points "
+                     f"(95 % CI {100 * d['lo']:+.1f} to {100 * d['hi']:+.1f}, by source field and seed): {c['verdict']}.")
+    return "\n".join(f"- {l}" for l in lines)
+
+def write_seg_tables(res: dict, out) -> list:
+    "table_seg.csv and table_seg.md (table, the statement, n and what the intervals resample) in `out`."
+    from pathlib import Path
+    out = Path(out); out.mkdir(parents=True, exist_ok=True); t = seg_table(res)
+    t.to_csv(out/"table_seg.csv", index=False)
+    cfg = res["config"]
+    cap = (f"U-Net (MONAI) trained per arm for {cfg['max_steps']} steps, the checkpoint of best validation Dice on real crops; "
+           f"test: {res['summary'][0]['n_test']} held-out real crops; mean of {len(res['summary'][0]['seeds'])} training seeds, "
+           f"95 % intervals resample source fields and seeds; few_real = {100 * res['few_fraction']:.0f} % of the real training fields.")
+    (out/"table_seg.md").write_text(t.to_markdown(index=False) + "\n\n" + cap + "\n\n" + seg_statement(res) + "\n")
+    return [out/"table_seg.csv", out/"table_seg.md"]
+
+# %% ../nbs/09_segment.ipynb #5ec00003
+def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
+                       profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
+                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None) -> dict:
+    "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results."
+    from pathlib import Path
+    from cde.config import (environment_info, get_device, make_run_dir, provenance, resolve_profile, resolve_threads,
+                            save_json)
+    from cde.classify import is_run_dir
+    from cde.run import generate
+    prof = resolve_profile(profile, get_device(device)).name
+    if synthetic is not None and not Path(synthetic).exists(): raise FileNotFoundError(f"--synthetic: {synthetic} does not exist")
+    for flag, d in (("--test-dir", test_dir), ("--test-mask-dir", test_mask_dir)):
+        if d is not None and not Path(d).is_dir(): raise FileNotFoundError(f"{flag}: {d} is not a directory")
+    if (test_dir is None) != (test_mask_dir is None): raise ValueError("--test-dir and --test-mask-dir go together (an external test set needs its masks)")
+    if not 0 < few_fraction < 1: raise ValueError(f"--few-fraction: must be between 0 and 1, got {few_fraction}")
+    for flag, v in (("--seeds", seeds), ("--max-steps", max_steps), ("--n-synthetic", n_synthetic)):
+        if v is not None and v < 1: raise ValueError(f"{flag}: must be ≥ 1, got {v}")
+    if out and Path(out).exists() and any(Path(out).iterdir()): raise FileExistsError(f"--out: {out} exists and is not empty (runs are never overwritten)")
+    run = synthetic if synthetic is not None and is_run_dir(synthetic) else None
+    if run is not None:
+        from cde.config import load_json
+        if not load_json(Path(run)/"config.json").get("pair_model"):
+            raise ValueError(f"--synthetic {run}: an image-only GAN run; segmentation needs an image + mask run (cde train ... --mask-dir DIR)")
+    real, src = segment_real(run, dataset=dataset, data_dir=data_dir, mask_dir=mask_dir,
+                             split_seed=seed if split_seed is None else split_seed, progress=progress)
+    tr = real["train"]
+    if test_dir is not None:
+        from cde.crops import read_folder
+        real["test"] = read_folder(test_dir, tr.channels, tr.size, mask_root=test_mask_dir)[0]
+    cfg = {**SEG_PROFILES[prof], **({"max_steps": max_steps} if max_steps else {}), **({"seeds": seeds} if seeds else {})}
+    syn = None
+    if run is not None: syn = generate(run, n_synthetic or len(tr), seed)
+    elif synthetic is not None:
+        syn = _pair_folder(synthetic, tr.channels, tr.size)
+        if n_synthetic: syn = syn.subset(np.random.default_rng(seed).permutation(len(syn))[:n_synthetic])
+    if syn is not None and syn.images.shape[1:] != tr.images.shape[1:]:
+        raise ValueError(f"--synthetic: pairs of shape {syn.images.shape[1:]} do not match the real crops' {tr.images.shape[1:]}")
+    out = make_run_dir(out); torch.set_num_threads(resolve_threads(threads))
+    conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof, "segment": cfg,
+            "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
+            "test_dir": None if test_dir is None else str(test_dir), "test_mask_dir": None if test_mask_dir is None else str(test_mask_dir),
+            "few_fraction": few_fraction, **src, "n": {k: len(v) for k, v in real.items()}}
+    save_json(conf, out/"config.json"); save_json(environment_info(get_device(device)), out/"environment.json")
+    t0 = time.perf_counter()
+    res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
+                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress)
+    res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": provenance(conf)}
+    save_json(res, out/"results.json"); write_seg_tables(res, out)
+    return res

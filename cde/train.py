@@ -238,6 +238,10 @@ def train(config: Mapping | None, out, *, resume: bool = False, progress: bool =
         cfg, parts = run_data(cfg)
     else:
         cfg, parts = run_data(config if isinstance(config, RunConfig) else resolve_config(dict(config or {})), progress=progress)
+    if cfg.get("pair_model"):  # image + mask pairs: cde.pairs's generator and loop
+        if resume: raise ValueError("--resume: an image + mask run is trained in one go (no checkpoints yet); start a new --out")
+        from cde.pairs import train_pairs
+        return train_pairs(cfg, parts, out, progress=progress)
     return train_loop(cfg, parts, out, resume=resume, progress=progress)
 
 def train_loop(cfg: RunConfig, parts: dict, out: Path, *, resume: bool = False, progress: bool = True) -> Path:
