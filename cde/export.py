@@ -8,7 +8,7 @@ import argparse, csv, datetime, json, re, sys
 from pathlib import Path
 import numpy as np
 from .config import load_json, save_json, sha256_file, portable_path
-from .crops import CropSet, save_crops, split_unit
+from .crops import CropSet, save_crops, save_masks, split_unit
 from .data import get_domain
 from .run import discriminator_scores, generate, load_run_data
 
@@ -46,6 +46,11 @@ def inherited_terms(licences: list) -> list:
 def _fmt(v, nd=2):
     return "n/a" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
 
+def _mask_note(cfg: dict) -> str:
+    "How a pair run's masks were made (`cde.pairs.PAIR_CARD`), for the data card."
+    from cde.pairs import PAIR_CARD
+    return PAIR_CARD[cfg["pair_model"]].format(alpha=cfg.get("pair_elastic"))
+
 def datacard_markdown(card: dict) -> str:
     "The human-readable body of the data card (`README.md`, under its YAML front matter) from the data card dict."
     s, m = card["source"], card.get("metrics")
@@ -58,6 +63,8 @@ def datacard_markdown(card: dict) -> str:
          f"- split: {s.get('split') or 'not recorded'}",
          f"- licence(s): {'; '.join(s['licences']) or 'unknown'}", f"- citation: {s.get('citation') or 'n/a'}", "",
          "## Terms inherited by this synthetic set"] + [f"- {t}" for t in card["terms"] or ["none beyond the source licence"]] + ["",
+         *([] if not card.get("masks") else ["## Masks", f"Every image has an instance mask (`masks/`, 0 = background, 1..k = objects; "
+                                              f"column `mask` when loaded): {card['masks']}.", ""]),
          "## Model", f"- model `{card['model']['model']}`, strategy `{card['model']['strategy']}`, profile "
          f"`{card['model']['profile']}`, training seed {card['model']['seed']}, generation seed {card['seed']}",
          f"- run directory: `{card['run_dir']}`", "", "## Fidelity, diversity, privacy"]
@@ -108,7 +115,7 @@ def hub_front_matter(card: dict) -> str:
     lic = hub_licence(card["source"]["licences"])
     meta = {"license": lic} | ({"license_name": "source-licences", "license_details": "; ".join(card["source"]["licences"]) or "unknown"}
                                if lic == "other" else {})
-    meta |= {"task_categories": ["image-classification"], "size_categories": [size_category(card["n_images"])],
+    meta |= {"task_categories": ["image-classification"] + (["image-segmentation"] if card.get("masks") else []), "size_categories": [size_category(card["n_images"])],
              "tags": ["synthetic", "microscopy", "gan", "cde", card["source"]["dataset"]],
              "pretty_name": f"CDE synthetic {card['source']['dataset']} crops"}
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
@@ -120,7 +127,10 @@ def image_metadata(run_dir, cs: CropSet, files: list, seed: int) -> list:
     from cde.metrics import nearest_neighbours, _pixels
     train_cs = load_run_data(run_dir, "train")
     idx, dist = nearest_neighbours(_pixels(list(cs.images)), _pixels(list(train_cs.images)))
-    scores = discriminator_scores(run_dir, cs.images, cs.labels)
+    if cs.masks is not None:  # an image + mask run: its discriminator judges the pair
+        from cde.pairs import pair_discriminator_scores
+        scores = pair_discriminator_scores(run_dir, cs.images, cs.masks)
+    else: scores = discriminator_scores(run_dir, cs.images, cs.labels)
     seen = {}
     rows = []
     for f, l, s, d, j in zip(files, cs.labels, scores, dist, idx):
@@ -140,7 +150,8 @@ ds = load_dataset("imagefolder", data_dir="THIS_FOLDER", split="train")  # colum
 ds = ds.class_encode_column("label")  # discriminator_score, nearest_train_distance, nearest_train_source
 ```
 
-`metadata.jsonl` holds one row per image: `label` its class, `seed` and `index` the generation seed and the image's
+`metadata.jsonl` holds one row per image (and, for image + mask sets, `mask_file_name`: its instance mask, loaded as the
+column `mask`): `label` its class, `seed` and `index` the generation seed and the image's
 number within its class, `discriminator_score` the run's discriminator logit (per-class runs: that class's
 discriminator; a relative score, not a verdict), `nearest_train_distance` the RMS pixel distance (0–1 intensity
 units) to the nearest training crop and `nearest_train_source` that crop's source image. The folder can be published
@@ -157,8 +168,10 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
     cfg, data = load_json(run_dir/"config.json"), load_json(run_dir/"data.json")
     cs = generate(run_dir, n, seed=seed, class_name=class_name)
     paths = [p.relative_to(out).as_posix() for p in save_crops(cs, out, prefix="syn_")]
-    files = {p: sha256_file(out/p) for p in paths}
+    mpaths = [p.relative_to(out).as_posix() for p in save_masks(cs, out/"masks", prefix="syn_")] if cs.masks is not None else []
+    files = {p: sha256_file(out/p) for p in paths + mpaths}
     rows = image_metadata(run_dir, cs, paths, seed)
+    if mpaths: rows = [{**r, "mask_file_name": m} for r, m in zip(rows, mpaths)]  # `datasets` loads it as a second image column, `mask`
     (out/"metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     dom = get_domain(cfg["dataset"])
     lic = source_licences(cfg)
@@ -171,7 +184,8 @@ def export_dataset(run_dir, n: int, out, seed: int = 0, class_name: str | None =
                        "train_checksum": data.get("train_checksum", ""),
                        "split": split_unit([x for part in (data.get("sources") or {}).values() for x in part])["note"]},
             "terms": inherited_terms(lic),
-            "model": {k: cfg.get(k) for k in ("model", "strategy", "profile", "seed", "size", "channels", "classes")},
+            "model": {k: cfg.get(k) for k in ("model", "strategy", "profile", "seed", "size", "channels", "classes", "pair_model")},
+            "masks": _mask_note(cfg) if mpaths else None,
             "metrics": metrics, "files": files,
             "files_digest": hashlib.sha256("".join(f"{h}  {p}\n" for p, h in sorted(files.items())).encode()).hexdigest()}
     save_json(card, out/"datacard.json")

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from .crops import CropSet
 
 # %% auto #0
-__all__ = ['PAIR_MODELS', 'PAIR_DEFAULTS', 'mask_condition', 'pair_style', 'elastic_labels', 'augment_masks',
+__all__ = ['PAIR_MODELS', 'PAIR_DEFAULTS', 'PAIR_CARD', 'mask_condition', 'pair_style', 'elastic_labels', 'augment_masks',
            'condition_to_labels', 'MaskToImage', 'JointGenerator', 'PairDiscriminator', 'build_pair_models',
-           'pair_step', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs']
+           'pair_step', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs', 'pair_discriminator_scores']
 
 # %% ../nbs/09a_pairs.ipynb #9a000005
 def mask_condition(masks) -> torch.Tensor:
@@ -224,3 +224,17 @@ def generate_pairs(run_dir, n: int, seed: int = 0, batch_size: int = 256) -> Cro
     ci = 0
     return CropSet(np.concatenate(imgs), np.full(n, ci, np.int64), list(cfg["classes"]), np.array(["synthetic"] * n), cfg["dataset"],
                    {"run_dir": str(run_dir), "seed": seed, "model": f"pairs:{cfg['pair_model']}"}, np.concatenate(masks))
+
+@torch.no_grad()
+def pair_discriminator_scores(run_dir, images_uint8, masks, batch_size: int = 256) -> np.ndarray:
+    "The pair run's discriminator mean patch logit for each image + mask pair (higher = image and mask judged a real pair)."
+    from cde.crops import to_tensor
+    _, D, _ = load_pair_models(run_dir)
+    return np.concatenate([D(to_tensor(images_uint8[i:i + batch_size]), mask_condition(masks[i:i + batch_size])).mean((1, 2, 3)).numpy()
+                           for i in range(0, len(images_uint8), batch_size)]) if len(images_uint8) else np.zeros(0, np.float32)
+
+PAIR_CARD = {  # how a pair model's masks were made, for the data card
+    "conditional": "each mask is a training mask under a random flip / right-angle rotation and an elastic deformation (at most {alpha} px), "
+                   "labels kept integral; its image was drawn by the mask-conditioned generator with the brightness statistics of that mask's real crop",
+    "joint": "image and mask were drawn together by the joint generator; objects are the connected components of its foreground without "
+             "its boundary channel, grown back over the boundary"}

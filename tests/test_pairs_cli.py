@@ -86,3 +86,14 @@ def test_validate_segment_errors_before_work(tmp_path):
     rc, _, err = cli("validate", "--task", "segment", "--out", tmp_path/"v")
     assert rc == 2 and "--dataset" in err
     assert not (tmp_path/"v").exists()
+
+
+def test_export_writes_pairs_that_datasets_loads_together(pair_run, tmp_path):
+    from datasets import load_dataset
+    rc, _, err = cli("export", pair_run, "--n", 4, "--out", tmp_path/"e")
+    assert rc == 0, err
+    ds = load_dataset("imagefolder", data_dir=str(tmp_path/"e"), split="train")
+    assert len(ds) == 4 and {"image", "mask"} <= set(ds.features)
+    assert np.asarray(ds[0]["mask"]).shape == np.asarray(ds[0]["image"]).shape[:2]
+    card = (tmp_path/"e"/"README.md").read_text()
+    assert "## Masks" in card and "elastic deformation" in card and "image-segmentation" in card
