@@ -16,7 +16,8 @@ from .crops import CropSet
 # %% auto #0
 __all__ = ['PAIR_MODELS', 'PAIR_DEFAULTS', 'PAIR_CARD', 'mask_condition', 'pair_style', 'elastic_labels', 'augment_masks',
            'condition_to_labels', 'MaskToImage', 'JointGenerator', 'PairDiscriminator', 'build_pair_models',
-           'pair_step', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs', 'pair_discriminator_scores']
+           'pair_step', 'pair_figure', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs',
+           'pair_discriminator_scores']
 
 # %% ../nbs/09a_pairs.ipynb #9a000005
 def mask_condition(masks) -> torch.Tensor:
@@ -142,6 +143,13 @@ def _save_pairs(out: Path, G, D, masks, style, cfg):
     save_file({**{f"G.{k}": v.contiguous() for k, v in G.state_dict().items()}, **{f"D.{k}": v.contiguous() for k, v in D.state_dict().items()}},
               str(out/"models"/"pairs.safetensors"))
     np.savez_compressed(out/"models"/"pair_masks.npz", masks=masks, style=style.numpy())  # the layouts and looks generation starts from
+
+def pair_figure(real: CropSet, synthetic: CropSet, path, n: int = 8, seed: int = 0):
+    "Figure 5: `n` real pairs (top row) above `n` synthetic pairs (bottom row), each image with its mask outlines in red; a PNG at `path`."
+    from cde.run import save_grid
+    rng = np.random.default_rng(seed)
+    pick = lambda cs: cs.subset(np.sort(rng.choice(len(cs), min(n, len(cs)), replace=False)))
+    return save_grid(torch.cat([pair_grid(pick(real), n), pair_grid(pick(synthetic), n)]), path, nrow=n)
 
 def pair_grid(cs: CropSet, n: int = 32) -> torch.Tensor:
     "Images of the first `n` pairs of `cs` in [-1, 1] with their mask outlines drawn white, N×3×H×W (for `save_grid`)."

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'SEG_PROFILES', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
+__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
            'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
            'seed_mean_interval', 'paired_mean_difference', 'segmentation_arms', 'run_segmentation', 'segment_real',
            'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
@@ -161,13 +161,15 @@ def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_f
     from tqdm.auto import tqdm
     from cde.config import seed_everything
     test, arms = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed)
-    scores, rows = {}, []
+    scores, rows, fit = {}, [], []
     bar = tqdm(total=len(arms) * len(seeds), desc="U-Nets", unit="model", disable=not progress)
     for arm, tr in arms:
         for s in seeds:
             seed_everything(s); model = build_unet(tr.channels, width)
             hist = fit_unet(model, tr, real["val"], cfg, s, device)
             sc = segmentation_scores(model, test, device); scores.setdefault(arm, []).append(sc)
+            if arm == "trtr" and synthetic is not None:  # do the masks fit their images? real-trained U-Nets on the synthetic images
+                fit.append(foreground_scores(predict_foreground(model, synthetic, device=device) > 0.5, synthetic.masks)["dice"])
             rows.append({"arm": arm, "seed": s, "n_train": len(tr), "train": hist, **{k: float(v.mean()) for k, v in sc.items()}})
             bar.update(1)
     bar.close()
@@ -179,14 +181,11 @@ def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_f
                "difference": (d := paired_mean_difference(per(a, "dice"), per(b, "dice"), test.sources, n_boot, seed)),
                "verdict": "holds" if d["lo"] > 0 else "reversed" if d["hi"] < 0 else "not shown"}
               for a, b, text in SEG_CLAIMS if a in scores and b in scores]
-    return {"rows": rows, "summary": summary, "claims": claims, "config": dict(cfg), "few_fraction": few_fraction}
+    mask_fit = None if not fit else {**seed_mean_interval(np.stack(fit), None, n_boot, seed),
+                                     "what": "Dice of the U-Nets trained on real pairs (trtr), run on the synthetic images, against the synthetic masks"}
+    return {"rows": rows, "summary": summary, "claims": claims, "mask_fit": mask_fit, "config": dict(cfg), "few_fraction": few_fraction}
 
 # %% ../nbs/09_segment.ipynb #5ec00001
-SEG_PROFILES = {  # U-Net budget per profile: steps, batch, learning rate, validation interval, width, training seeds
-    "smoke": dict(max_steps=4, batch_size=4, lr=2e-3, val_every=2, warmup=0.1, width=8, seeds=1),
-    "quick": dict(max_steps=600, batch_size=32, lr=2e-3, val_every=100, warmup=0.1, width=16, seeds=3),
-    "paper": dict(max_steps=3000, batch_size=64, lr=1e-3, val_every=250, warmup=0.05, width=32, seeds=3)}
-
 def _pair_folder(root, channels, size) -> "CropSet":
     "Synthetic pairs written by `cde generate --with-masks`: ROOT/images/<class>/* with ROOT/masks/<class>/* mirroring it."
     from pathlib import Path
@@ -227,6 +226,10 @@ def seg_statement(res: dict) -> str:
     s = {r["arm"]: r for r in res["summary"]}; lines = []
     if "tstr" in s and "trtr" in s:
         lines.append(f"Synthetic pairs only (TSTR) reach {s['tstr']['dice']['value'] / s['trtr']['dice']['value']:.2f} × the Dice of real pairs (TRTR).")
+    if res.get("mask_fit"):
+        f = res["mask_fit"]
+        lines.append(f"Masks fit their images: U-Nets trained on real pairs find the synthetic masks with Dice {100 * f['value']:.1f} "
+                     f"({100 * f['lo']:.1f}–{100 * f['hi']:.1f}; {f['n']} synthetic pairs; on real test crops: {100 * s['trtr']['dice']['value']:.1f}).")
     for c in res["claims"]:
         d = c["difference"]
         lines.append(f"{c['claim']}: {c['arm']} − {c['control']} Dice {100 * d['value']:+.1f} points "
@@ -255,7 +258,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
                             save_json)
     from cde.classify import is_run_dir
     from cde.run import generate
-    prof = resolve_profile(profile, get_device(device)).name
+    prof = resolve_profile(profile, get_device(device))
     if synthetic is not None and not Path(synthetic).exists(): raise FileNotFoundError(f"--synthetic: {synthetic} does not exist")
     for flag, d in (("--test-dir", test_dir), ("--test-mask-dir", test_mask_dir)):
         if d is not None and not Path(d).is_dir(): raise FileNotFoundError(f"{flag}: {d} is not a directory")
@@ -275,7 +278,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     if test_dir is not None:
         from cde.crops import read_folder
         real["test"] = read_folder(test_dir, tr.channels, tr.size, mask_root=test_mask_dir)[0]
-    cfg = {**SEG_PROFILES[prof], **({"max_steps": max_steps} if max_steps else {}), **({"seeds": seeds} if seeds else {})}
+    cfg = {**prof.segment, **({"max_steps": max_steps} if max_steps else {}), **({"seeds": seeds} if seeds else {})}
     syn = None
     if run is not None: syn = generate(run, n_synthetic or len(tr), seed)
     elif synthetic is not None:
@@ -284,7 +287,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     if syn is not None and syn.images.shape[1:] != tr.images.shape[1:]:
         raise ValueError(f"--synthetic: pairs of shape {syn.images.shape[1:]} do not match the real crops' {tr.images.shape[1:]}")
     out = make_run_dir(out); torch.set_num_threads(resolve_threads(threads))
-    conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof, "segment": cfg,
+    conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof.name, "segment": cfg,
             "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
             "test_dir": None if test_dir is None else str(test_dir), "test_mask_dir": None if test_mask_dir is None else str(test_mask_dir),
             "few_fraction": few_fraction, **src, "n": {k: len(v) for k, v in real.items()}}
@@ -294,4 +297,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
                            width=cfg["width"], seed=seed, device=get_device(device), progress=progress)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": provenance(conf)}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
+    if syn is not None:
+        from cde.pairs import pair_figure
+        pair_figure(real["test"], syn, out/"figure5_pairs.png", seed=seed)
     return res

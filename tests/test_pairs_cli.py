@@ -73,6 +73,7 @@ def test_validate_segment_from_a_pair_run_and_from_a_folder(pair_run, tmp_path):
     assert [s["arm"] for s in res["summary"]] == ["trtr", "few_real", "tstr", "mixed", "few_real_synthetic"]
     assert {c["arm"] for c in res["claims"]} == {"mixed", "few_real_synthetic"}
     assert "TSTR" in (tmp_path/"v"/"table_seg.md").read_text() and res["provenance"]["git"]["commit"]
+    assert 0 <= res["mask_fit"]["value"] <= 1 and (tmp_path/"v"/"figure5_pairs.png").stat().st_size > 0
     rc, _, err = cli("generate", pair_run, "--n", 8, "--with-masks", "--out", tmp_path/"gen")
     rc, _, err = cli("validate", "--task", "segment", "--synthetic", tmp_path/"gen", "--dataset", "sample", "--profile", "smoke",
                      "--quiet", "--out", tmp_path/"v2")
