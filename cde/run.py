@@ -51,7 +51,7 @@ RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, class
                     strategy="per_class", profile="auto", seed=0, split_seed=0, device="auto", amp=True,
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
                     budget_split="equal", snapshots=0, snapshot_images=None, precision=None, log_with=None,
-                    mask_dir=None, **{**PAIR_DEFAULTS, "pair_model": None})  # pair_model None: images only; set (or --mask-dir): image + mask pairs (cde.pairs)
+                    mask_dir=None, field_fraction=None, **{**PAIR_DEFAULTS, "pair_model": None})  # pair_model None: images only; set (or --mask-dir): image + mask pairs (cde.pairs)
 MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_gan, quality study)
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
@@ -103,6 +103,9 @@ def resolve_config(user: Mapping) -> RunConfig:
     if si is not None and (not isinstance(si, (list, tuple)) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in si)):
         raise ValueError(f"snapshot_images: must be a list of image counts > 0 (e.g. [25000, 50000]) or null, got {si!r}")
     if cfg["dataset"] is None: raise ValueError("dataset: required (e.g. nuclei, blood, colon, sample, folder)")
+    ff = cfg["field_fraction"]
+    if ff is not None and not (isinstance(ff, (int, float)) and not isinstance(ff, bool) and 0 < ff < 1):
+        raise ValueError(f"field_fraction: must be between 0 and 1 (a share of the training fields) or null, got {ff!r}")
     if cfg["mask_dir"] is not None and cfg["pair_model"] is None: cfg["pair_model"] = PAIR_DEFAULTS["pair_model"]
     if cfg["pair_model"] not in (None, *PAIR_MODELS):
         raise ValueError(f"pair_model: unknown {cfg['pair_model']!r}; allowed: {_allowed(PAIR_MODELS)} (or null = images only)")
@@ -177,6 +180,9 @@ def run_data(cfg: RunConfig, progress: bool = False) -> tuple[RunConfig, dict]:
         rng, tr = np.random.default_rng(cfg["split_seed"]), parts["train"]
         keep = [rng.permutation(np.flatnonzero(tr.labels == ci))[:cfg["max_per_class"]] for ci in range(len(tr.classes))]
         parts["train"] = tr.subset(np.sort(np.concatenate(keep)))
+    if cfg.get("field_fraction"):  # a seeded share of the training fields (a lab with few annotated fields; cde.segment.few_fields)
+        from cde.segment import few_fields
+        tr = parts["train"]; parts["train"] = tr.subset(np.isin(tr.sources, few_fields(tr.sources, cfg["field_fraction"], cfg["split_seed"])))
     cfg["effective_strategy"] = "single" if len(cfg["classes"]) == 1 else cfg["strategy"]
     return RunConfig(cfg), parts
 

@@ -11,8 +11,8 @@ import torch
 # %% auto #0
 __all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
            'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
-           'seed_mean_interval', 'paired_mean_difference', 'segmentation_arms', 'run_segmentation', 'segment_real',
-           'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
+           'seed_mean_interval', 'paired_mean_difference', 'few_fields', 'segmentation_arms', 'run_segmentation',
+           'segment_real', 'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
 
 # %% ../nbs/09_segment.ipynb #5e900005
 def instance_labels(foreground, threshold: float = 0.5) -> np.ndarray:
@@ -142,25 +142,30 @@ def paired_mean_difference(a, b, groups=None, n_boot: int = 1000, seed: int = 0,
 SEG_CLAIMS = (("mixed", "trtr", "synthetic pairs improve Dice"),
               ("few_real_synthetic", "few_real", "synthetic pairs help when few real masks exist"))
 
-def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: int = 0) -> list:
-    "The training sets of the segmentation protocol as (arm, CropSet): trtr and few_real (a seeded `few_fraction` of the real training fields), and with `synthetic` pairs tstr, mixed and few_real_synthetic."
+def few_fields(sources, fraction: float, seed: int = 0) -> list:
+    "The seeded `fraction` of the distinct source fields in `sources` (at least one), sorted: the few-real-masks arm's fields, and those a pair generator for that arm trains on (run config `field_fraction`)."
+    fields = np.unique(np.asarray(sources)); rng = np.random.default_rng(seed)
+    return sorted(rng.choice(fields, max(1, int(round(fraction * len(fields)))), replace=False).tolist())
+
+def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: int = 0, few_synthetic=None) -> list:
+    "The training sets of the segmentation protocol as (arm, CropSet): trtr and few_real (`few_fields` of the real training fields), and with `synthetic` pairs tstr, mixed and few_real_synthetic (with `few_synthetic`, pairs of a generator trained on the few fields only, in that arm)."
     from cde.classify import concat_sets
-    fields = np.unique(train.sources); rng = np.random.default_rng(seed)
-    few = set(rng.choice(fields, max(1, int(round(few_fraction * len(fields)))), replace=False))
-    few_set = train.subset(np.isin(train.sources, list(few)))
+    few_set = train.subset(np.isin(train.sources, few_fields(train.sources, few_fraction, seed)))
     arms = [("trtr", train), ("few_real", few_set)]
-    if synthetic is not None:
-        if synthetic.masks is None: raise ValueError("synthetic crops without masks: segmentation needs generated image + mask pairs")
-        arms += [("tstr", synthetic), ("mixed", concat_sets(train, synthetic)), ("few_real_synthetic", concat_sets(few_set, synthetic))]
+    for s in (synthetic, few_synthetic):
+        if s is not None and s.masks is None: raise ValueError("synthetic crops without masks: segmentation needs generated image + mask pairs")
+    if synthetic is not None: arms += [("tstr", synthetic), ("mixed", concat_sets(train, synthetic))]
+    if synthetic is not None or few_synthetic is not None:
+        arms += [("few_real_synthetic", concat_sets(few_set, synthetic if few_synthetic is None else few_synthetic))]
     return arms
 
 # %% ../nbs/09_segment.ipynb #5eb00005
 def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_fraction: float = 0.1, width: int = 16,
-                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True) -> dict:
+                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True, few_synthetic=None) -> dict:
     "Train a U-Net per arm (`segmentation_arms`) and training seed on `real['train']` (± `synthetic` pairs), select on `real['val']`, score on `real['test']`: per-arm Dice, IoU and DSB instance score as seed means with intervals by source field, and the claims as paired differences."
     from tqdm.auto import tqdm
     from cde.config import seed_everything
-    test, arms = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed)
+    test, arms = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed, few_synthetic)
     scores, rows, fit = {}, [], []
     bar = tqdm(total=len(arms) * len(seeds), desc="U-Nets", unit="model", disable=not progress)
     for arm, tr in arms:
@@ -183,7 +188,9 @@ def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_f
               for a, b, text in SEG_CLAIMS if a in scores and b in scores]
     mask_fit = None if not fit else {**seed_mean_interval(np.stack(fit), None, n_boot, seed),
                                      "what": "Dice of the U-Nets trained on real pairs (trtr), run on the synthetic images, against the synthetic masks"}
-    return {"rows": rows, "summary": summary, "claims": claims, "mask_fit": mask_fit, "config": dict(cfg), "few_fraction": few_fraction}
+    return {"rows": rows, "summary": summary, "claims": claims, "mask_fit": mask_fit, "config": dict(cfg), "few_fraction": few_fraction,
+            "few_synthetic": "a generator trained on the few fields only" if few_synthetic is not None else
+                             "the generator of the tstr arm (trained on all real training pairs: more masks than the arm has)"}
 
 # %% ../nbs/09_segment.ipynb #5ec00001
 def _pair_folder(root, channels, size) -> "CropSet":
@@ -200,9 +207,10 @@ def segment_real(run=None, *, dataset=None, data_dir=None, mask_dir=None, split_
     from pathlib import Path
     from cde.config import load_json
     from cde.data import load_domain, standard_split
-    if run is not None and dataset is None:
-        from cde.run import load_run_parts
-        cfg = load_json(Path(run)/"config.json"); parts = load_run_parts(run)
+    if run is not None and dataset is None:  # the run's data and split, every training field (not its max_per_class / field_fraction subset)
+        from cde.run import resolve_saved, run_data
+        cfg = load_json(Path(run)/"config.json")
+        parts = run_data(resolve_saved({**cfg, "max_per_class": None, "field_fraction": None}))[1]
         src = {"dataset": cfg["dataset"], "data_dir": cfg["data_dir"], "mask_dir": cfg.get("mask_dir"), "split_seed": cfg["split_seed"]}
     else:
         if dataset is None: raise ValueError("--dataset: required when --synthetic is not a pair run (or is absent)")
@@ -244,14 +252,15 @@ def write_seg_tables(res: dict, out) -> list:
     cfg = res["config"]
     cap = (f"U-Net (MONAI) trained per arm for {cfg['max_steps']} steps, the checkpoint of best validation Dice on real crops; "
            f"test: {res['summary'][0]['n_test']} held-out real crops; mean of {len(res['summary'][0]['seeds'])} training seeds, "
-           f"95 % intervals resample source fields and seeds; few_real = {100 * res['few_fraction']:.0f} % of the real training fields.")
+           f"95 % intervals resample source fields and seeds; few_real = {100 * res['few_fraction']:.0f} % of the real training fields; "
+           f"few_real_synthetic adds pairs of {res.get('few_synthetic', 'the tstr generator')}.")
     (out/"table_seg.md").write_text(t.to_markdown(index=False) + "\n\n" + cap + "\n\n" + seg_statement(res) + "\n")
     return [out/"table_seg.csv", out/"table_seg.md"]
 
 # %% ../nbs/09_segment.ipynb #5ec00003
 def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
                        profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
-                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None) -> dict:
+                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic=None) -> dict:
     "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results."
     from pathlib import Path
     from cde.config import (environment_info, get_device, make_run_dir, provenance, resolve_profile, resolve_threads,
@@ -284,17 +293,27 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     elif synthetic is not None:
         syn = _pair_folder(synthetic, tr.channels, tr.size)
         if n_synthetic: syn = syn.subset(np.random.default_rng(seed).permutation(len(syn))[:n_synthetic])
+    few_syn = None
+    if few_synthetic is not None:  # the few-real-masks arm's own generator: trained on exactly that arm's fields
+        from cde.config import load_json
+        if not is_run_dir(few_synthetic): raise FileNotFoundError(f"--few-synthetic: {few_synthetic} is not a pair run directory")
+        want, got = few_fields(tr.sources, few_fraction, seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
+        if sorted(map(str, got)) != [str(f) for f in want]:
+            raise ValueError(f"--few-synthetic {few_synthetic}: trained on {len(got)} fields, not the {len(want)} of the few-real-masks arm; "
+                             f"train it with --set field_fraction={few_fraction} and the same split and seed")
+        few_syn = generate(few_synthetic, n_synthetic or len(tr), seed)
     if syn is not None and syn.images.shape[1:] != tr.images.shape[1:]:
         raise ValueError(f"--synthetic: pairs of shape {syn.images.shape[1:]} do not match the real crops' {tr.images.shape[1:]}")
     out = make_run_dir(out); torch.set_num_threads(resolve_threads(threads))
     conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof.name, "segment": cfg,
             "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
             "test_dir": None if test_dir is None else str(test_dir), "test_mask_dir": None if test_mask_dir is None else str(test_mask_dir),
-            "few_fraction": few_fraction, **src, "n": {k: len(v) for k, v in real.items()}}
+            "few_fraction": few_fraction, "few_synthetic": None if few_synthetic is None else str(few_synthetic), **src,
+            "n": {k: len(v) for k, v in real.items()}}
     save_json(conf, out/"config.json"); save_json(environment_info(get_device(device)), out/"environment.json")
     t0 = time.perf_counter()
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
-                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress)
+                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": provenance(conf)}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
     if syn is not None:

@@ -98,3 +98,23 @@ def test_export_writes_pairs_that_datasets_loads_together(pair_run, tmp_path):
     assert np.asarray(ds[0]["mask"]).shape == np.asarray(ds[0]["image"]).shape[:2]
     card = (tmp_path/"e"/"README.md").read_text()
     assert "## Masks" in card and "elastic deformation" in card and "image-segmentation" in card
+
+
+def test_few_synthetic_is_trained_on_the_few_arms_fields(pair_run, tmp_path):
+    from cde.segment import few_fields
+    test_fields = few_fields(np.array(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]), 0.2, seed=0)
+    assert len(test_fields) == 2 and test_fields == sorted(test_fields)
+    rc, _, err = cli("train", "--dataset", "sample", "--profile", "smoke", "--set", "field_fraction=0.1", "--set", "pair_batch=4",
+                     "--pair-model", "conditional", "--no-progress", "--out", tmp_path/"few")
+    assert rc == 0, err
+    data = json.loads((tmp_path/"few"/"data.json").read_text())
+    from cde.data import load_domain, standard_split
+    tr = standard_split(load_domain("sample", progress=False), 0)["train"]
+    assert data["sources"]["train"] == [str(f) for f in few_fields(tr.sources, 0.1)]
+    seg = ["validate", "--task", "segment", "--synthetic", pair_run, "--few-synthetic", tmp_path/"few", "--profile", "smoke", "--quiet"]
+    rc, _, err = cli(*seg, "--few-fraction", "0.2", "--out", tmp_path/"bad")
+    assert rc == 2 and "field_fraction=0.2" in err and not (tmp_path/"bad").exists()
+    rc, _, err = cli(*seg, "--out", tmp_path/"v")
+    assert rc == 0, err
+    res = json.loads((tmp_path/"v"/"results.json").read_text())
+    assert res["few_synthetic"].startswith("a generator trained on the few fields")
