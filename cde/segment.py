@@ -161,11 +161,15 @@ def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: in
 
 # %% ../nbs/09_segment.ipynb #5eb00005
 def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_fraction: float = 0.1, width: int = 16,
-                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True, few_synthetic=None) -> dict:
+                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True, few_synthetic=None, arms=None) -> dict:
     "Train a U-Net per arm (`segmentation_arms`) and training seed on `real['train']` (± `synthetic` pairs), select on `real['val']`, score on `real['test']`: per-arm Dice, IoU and DSB instance score as seed means with intervals by source field, and the claims as paired differences."
     from tqdm.auto import tqdm
     from cde.config import seed_everything
-    test, arms = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed, few_synthetic)
+    test, every = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed, few_synthetic)
+    if arms is not None:  # a subset of the arms, in protocol order
+        bad = sorted(set(arms) - {a for a, _ in every})
+        if bad: raise ValueError(f"arms: {', '.join(bad)} not available here; allowed: {', '.join(a for a, _ in every)}")
+    arms = [(a, t) for a, t in every if arms is None or a in arms]
     scores, rows, fit = {}, [], []
     bar = tqdm(total=len(arms) * len(seeds), desc="U-Nets", unit="model", disable=not progress)
     for arm, tr in arms:
@@ -260,7 +264,8 @@ def write_seg_tables(res: dict, out) -> list:
 # %% ../nbs/09_segment.ipynb #5ec00003
 def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
                        profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
-                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic=None) -> dict:
+                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic=None,
+                       arms=None) -> dict:
     "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results."
     from pathlib import Path
     from cde.config import (environment_info, get_device, make_run_dir, provenance, resolve_profile, resolve_threads,
@@ -273,6 +278,9 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         if d is not None and not Path(d).is_dir(): raise FileNotFoundError(f"{flag}: {d} is not a directory")
     if (test_dir is None) != (test_mask_dir is None): raise ValueError("--test-dir and --test-mask-dir go together (an external test set needs its masks)")
     if not 0 < few_fraction < 1: raise ValueError(f"--few-fraction: must be between 0 and 1, got {few_fraction}")
+    if isinstance(arms, str): arms = [a for a in arms.split(",") if a]
+    known = ("trtr", "few_real", "tstr", "mixed", "few_real_synthetic")
+    if arms is not None and (not arms or set(arms) - set(known)): raise ValueError(f"--arms: unknown {sorted(set(arms) - set(known))}; allowed: {', '.join(known)}")
     for flag, v in (("--seeds", seeds), ("--max-steps", max_steps), ("--n-synthetic", n_synthetic)):
         if v is not None and v < 1: raise ValueError(f"{flag}: must be ≥ 1, got {v}")
     if out and Path(out).exists() and any(Path(out).iterdir()): raise FileExistsError(f"--out: {out} exists and is not empty (runs are never overwritten)")
@@ -308,12 +316,12 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof.name, "segment": cfg,
             "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
             "test_dir": None if test_dir is None else str(test_dir), "test_mask_dir": None if test_mask_dir is None else str(test_mask_dir),
-            "few_fraction": few_fraction, "few_synthetic": None if few_synthetic is None else str(few_synthetic), **src,
+            "few_fraction": few_fraction, "few_synthetic": None if few_synthetic is None else str(few_synthetic), "arms": arms, **src,
             "n": {k: len(v) for k, v in real.items()}}
     save_json(conf, out/"config.json"); save_json(environment_info(get_device(device)), out/"environment.json")
     t0 = time.perf_counter()
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
-                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn)
+                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": provenance(conf)}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
     if syn is not None:

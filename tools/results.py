@@ -226,8 +226,24 @@ def _classify_stage(d):
     return out
 
 
+def _segment(d):
+    "Per variant: its pair runs and U-Net settings, then one row per arm (Dice / IoU / DSB score in %, seed means, 95 % interval by source field and seed), the claims."
+    ci = lambda m: f"{fmt(m['value'], 1)} ({fmt(m['lo'], 1)}–{fmt(m['hi'], 1)})"
+    out = []
+    for k, v in d["variants"].items():
+        out += [f"Variant `{k}`: U-Nets {v['config']['max_steps']} steps, {len(v['arms'][0]['seeds'])} seeds, {fmt(v['wall_s'] / 60, 1)} min; "
+                f"TSTR / TRTR Dice {v['tstr_over_trtr_dice']}; mask fit (real-trained U-Nets on the synthetic pairs) "
+                f"{ci(v['mask_fit']) if v.get('mask_fit') else '–'}; few_real_synthetic: {v.get('few_synthetic')}.",
+                _scalar_table(v["pair_runs"]) if v["pair_runs"] else "",
+                _scalar_table([{"arm": r["arm"], "training pairs": r["n_train"], "Dice": ci(r["dice"]), "Dice seed sd": fmt(r["dice"]["sd"], 1),
+                                "IoU": ci(r["iou"]), "DSB score": ci(r["instance_ap"]), "test crops": r["n_test"]} for r in v["arms"]]),
+                _scalar_table([{"claim": c["claim"], "arms": f"{c['arm']} − {c['control']}", "Dice difference": ci(c["dice_difference"]),
+                                "verdict": c["verdict"]} for c in v["claims"]])]
+    return out
+
+
 RENDER = {"metrics": _metrics, "fid_budget": _fid_budget, "cli_help": _cli_help, "curate": _curate, "classify_fit": _classify_fit,
-          "classify_stage": _classify_stage}
+          "classify_stage": _classify_stage, "segment": _segment}
 
 
 def bench_section(path) -> str:
