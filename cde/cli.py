@@ -367,6 +367,7 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-mask-dir", help="segment: the masks of --test-dir, mirroring it")
     p.add_argument("--few-synthetic", help="segment: a pair run trained on the few-real-masks arm's fields only (cde train ... --set field_fraction=F), its pairs in that arm")
     p.add_argument("--arms", help="segment: comma-separated subset of trtr, few_real, tstr, mixed, few_real_synthetic (default: every arm the data allows)")
+    p.add_argument("--synthetic-share", type=float, help="segment: share of each batch drawn from the synthetic pairs in mixed arms (default: the profile's; none = in proportion to their numbers)")
     p.add_argument("--few-fraction", type=float, default=0.1, help="segment: share of the real training fields in the few-real-masks arms (default 0.1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -378,7 +379,7 @@ def _cli_segment(a, argv) -> int:
         res = segment_validation(out=a.out, synthetic=a.synthetic, dataset=a.dataset, data_dir=a.data_dir, mask_dir=a.mask_dir,
                                  test_dir=a.test_dir, test_mask_dir=a.test_mask_dir, profile=a.profile, seed=a.seed,
                                  split_seed=a.split_seed, seeds=a.seeds, max_steps=a.max_steps, n_synthetic=a.n_synthetic,
-                                 few_fraction=a.few_fraction, few_synthetic=a.few_synthetic, arms=a.arms, device=a.device, threads=a.threads, progress=not a.quiet, argv=list(argv))
+                                 few_fraction=a.few_fraction, few_synthetic=a.few_synthetic, arms=a.arms, synthetic_share=a.synthetic_share, device=a.device, threads=a.threads, progress=not a.quiet, argv=list(argv))
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"cde validate: error: {e}", file=sys.stderr); return 2
     print(f"wrote {a.out}/results.json and table_seg.csv/.md ({len(res['rows'])} U-Nets, {res['wall_s']:.0f} s)"); return 0

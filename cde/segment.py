@@ -83,7 +83,7 @@ def predict_foreground(model, cs_or_x, batch_size: int = 128, device="cpu") -> n
 
 # %% ../nbs/09_segment.ipynb #5ea00002
 def fit_unet(model, train, val, cfg: dict, seed: int = 0, device="cpu") -> dict:
-    "Train `model` on `train`'s image + mask pairs for `cfg['max_steps']` steps (AdamW, warm-up and cosine decay, DiceCELoss, joint flips and rotations), keeping the weights of the best validation Dice (checked every `cfg['val_every']` steps and at the end)."
+    "Train `model` on `train`'s image + mask pairs for `cfg['max_steps']` steps (AdamW, warm-up and cosine decay, DiceCELoss, joint flips and rotations), keeping the weights of the best validation Dice (checked every `cfg['val_every']` steps and at the end). With `cfg['synthetic_share']` and both kinds in `train` (synthetic: source `synthetic`), that share of each batch is drawn from the synthetic pairs, the rest from the real ones; else uniformly."
     from monai.losses import DiceCELoss
     from cde.fitting import lr_schedule, dihedral_augment
     device = torch.device(device); model.to(device)
@@ -92,6 +92,8 @@ def fit_unet(model, train, val, cfg: dict, seed: int = 0, device="cpu") -> dict:
     steps, bs = int(cfg["max_steps"]), min(int(cfg["batch_size"]), len(x))
     sched, loss_fn = lr_schedule(opt, steps, cfg.get("warmup", 0.1)), DiceCELoss(sigmoid=True)
     best, history = (-1.0, None, 0), []
+    syn, share = torch.from_numpy(np.asarray(train.sources) == "synthetic"), cfg.get("synthetic_share")
+    weights = None if share is None or syn.all() or not syn.any() else torch.where(syn, share / syn.sum(), (1 - share) / (~syn).sum()).double()
     def check(step):
         nonlocal best
         d = float(foreground_scores(predict_foreground(model, xv, device=device) > 0.5, mv)["dice"].mean()); model.train()
@@ -99,7 +101,7 @@ def fit_unet(model, train, val, cfg: dict, seed: int = 0, device="cpu") -> dict:
         if d > best[0]: best = (d, {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
     model.train(); t0 = time.perf_counter()
     for step in range(1, steps + 1):
-        idx = torch.randint(0, len(x), (bs,), generator=g)
+        idx = torch.randint(0, len(x), (bs,), generator=g) if weights is None else torch.multinomial(weights, bs, True, generator=g)
         xy = dihedral_augment(torch.cat([x[idx], y[idx]], 1), g)  # one transform for a crop and its mask
         loss = loss_fn(model(xy[:, :-1].to(device)), xy[:, -1:].to(device))
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -265,7 +267,7 @@ def write_seg_tables(res: dict, out) -> list:
 def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
                        profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
                        few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic=None,
-                       arms=None) -> dict:
+                       arms=None, synthetic_share=None) -> dict:
     "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results."
     from pathlib import Path
     from cde.config import (environment_info, get_device, make_run_dir, provenance, resolve_profile, resolve_threads,
@@ -295,7 +297,8 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     if test_dir is not None:
         from cde.crops import read_folder
         real["test"] = read_folder(test_dir, tr.channels, tr.size, mask_root=test_mask_dir)[0]
-    cfg = {**prof.segment, **({"max_steps": max_steps} if max_steps else {}), **({"seeds": seeds} if seeds else {})}
+    if synthetic_share is not None and not 0 < synthetic_share < 1: raise ValueError(f"--synthetic-share: must be between 0 and 1, got {synthetic_share}")
+    cfg = {**prof.segment, **({"synthetic_share": synthetic_share} if synthetic_share is not None else {}), **({"max_steps": max_steps} if max_steps else {}), **({"seeds": seeds} if seeds else {})}
     syn = None
     if run is not None: syn = generate(run, n_synthetic or len(tr), seed)
     elif synthetic is not None:
