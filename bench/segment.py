@@ -39,7 +39,7 @@ def main(argv=None):
     from cde.config import load_json, provenance, save_json
     vdir = Path(a.from_validate); res, conf = load_json(vdir/"results.json"), load_json(vdir/"config.json")
     s = {r["arm"]: r for r in res["summary"]}
-    run = {"wall_s": res["wall_s"], "run_git": res["provenance"]["git"], "config": res["config"], "few_fraction": res["few_fraction"],
+    run = {"wall_s": res["wall_s"], "wall_min": round(res["wall_s"] / 60, 1), "run_git": res["provenance"]["git"], "config": res["config"], "few_fraction": res["few_fraction"],
            "few_synthetic": res.get("few_synthetic"), "n": conf["n"], "n_synthetic": conf.get("n_synthetic"),
            "pair_runs": [x for x in (pair_run(conf.get("synthetic")), pair_run(conf.get("few_synthetic"))) if x],
            "tstr_over_trtr_dice": round(s["tstr"]["dice"]["value"] / s["trtr"]["dice"]["value"], 3) if "tstr" in s else None,

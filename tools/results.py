@@ -231,9 +231,9 @@ def _segment(d):
     ci = lambda m: f"{fmt(m['value'], 1)} ({fmt(m['lo'], 1)}–{fmt(m['hi'], 1)})"
     out = []
     for k, v in d["variants"].items():
-        out += [f"Variant `{k}`: U-Nets {v['config']['max_steps']} steps, {len(v['arms'][0]['seeds'])} seeds, {fmt(v['wall_s'] / 60, 1)} min; "
+        out += [f"Variant `{k}`: U-Nets {v['config']['max_steps']} steps, {len(v['arms'][0]['seeds'])} seeds, {fmt(v['wall_min'])} min; "
                 f"TSTR / TRTR Dice {v['tstr_over_trtr_dice']}; mask fit (real-trained U-Nets on the synthetic pairs) "
-                f"{ci(v['mask_fit']) if v.get('mask_fit') else '–'}; few_real_synthetic: {v.get('few_synthetic')}.",
+                f"{ci(v['mask_fit']) if v.get('mask_fit') else '–'}; few_real_synthetic adds pairs of {v.get('few_synthetic') or 'the tstr generator'}.",
                 _scalar_table(v["pair_runs"]) if v["pair_runs"] else "",
                 _scalar_table([{"arm": r["arm"], "training pairs": r["n_train"], "Dice": ci(r["dice"]), "Dice seed sd": fmt(r["dice"]["sd"], 1),
                                 "IoU": ci(r["iou"]), "DSB score": ci(r["instance_ap"]), "test crops": r["n_test"]} for r in v["arms"]]),
