@@ -39,6 +39,12 @@ def test_run_domain_papermill_outputs(smoke_run):
         assert im.shape[0] > 200 and im.shape[1] > 200 and im.std() > 5  # a drawn figure, not a blank canvas
     summary = json.loads((smoke_run/"summary.json").read_text())
     assert summary["parameters"]["profile"] == "smoke" and summary["timings"]["total_s"] > 0
+    # the embedded nuclei carry masks: the segmentation arm ran (pair generator, U-Nets per arm, Figure 5, table)
+    assert json.loads((smoke_run/"pairs"/"config.json").read_text())["pair_model"] == "conditional"
+    res = json.loads((smoke_run/"segment"/"results.json").read_text())
+    assert [r["arm"] for r in res["summary"]] == ["trtr", "few_real", "tstr", "mixed", "few_real_synthetic"]
+    assert "Dice" in (smoke_run/"segment"/"table_seg.md").read_text() and summary["segment_claims"] == res["claims"]
+    assert np.asarray(Image.open(smoke_run/"segment"/"figure5_pairs.png")).std() > 5
 
 def test_export_writes_datacard(smoke_run, tmp_path):
     r = cde("export", smoke_run/"gan", "--n", 12, "--out", tmp_path/"syn")
@@ -74,7 +80,8 @@ def test_run_domain_rejects_bad_parameters(tmp_path):
     for params, msg in [({"dataset": "mitochondria"}, "unknown dataset"),
                         ({"dataset": "nuclei"}, "cde download nuclei"),
                         ({"dataset": "sample", "profile": "paper"}, "meant for a GPU"),
-                        ({"dataset": "sample", "protocols": "tstr,mixd"}, "unknown 'mixd'")]:
+                        ({"dataset": "sample", "protocols": "tstr,mixd"}, "unknown 'mixd'"),
+                        ({"dataset": "sample", "mask_dir": str(tmp_path/"nowhere")}, "is not a directory")]:
         with pytest.raises(pm.PapermillExecutionError, match=msg):
             pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(tmp_path/"x.ipynb"), cwd=str(ROOT),
                                 parameters={**params, "out_dir": str(tmp_path/"o")}, progress_bar=False)

@@ -98,6 +98,7 @@ def test_cde_reproduce_entry_resolves_once(tmp_path, monkeypatch):
     import torch; monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     data = tmp_path/"data"
     for d in ("nuclei",): (data/d/"dev").mkdir(parents=True)
+    (data/"nuclei"/"dev_masks").mkdir()  # masks beside the crops: the notebook gets them (the segmentation arm)
     calls = []
     real_run_domains = F.run_domains
     import subprocess
@@ -117,6 +118,7 @@ def test_cde_reproduce_entry_resolves_once(tmp_path, monkeypatch):
     params = yaml.safe_load(next((tmp_path/"r").glob("*/nuclei/params.yaml")).read_text())
     assert params["profile"] == resolve_profile("quick").to_dict(), params["profile"]  # the notebook gets settings, not a name
     assert (params["n_eval"], params["max_eval_real"]) == (500, 500)  # the evaluate part of the same table
+    assert Path(params["mask_dir"]) == (data/"nuclei"/"dev_masks").resolve()
 
 
 def test_readme_layout_lists_every_module():
