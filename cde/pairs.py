@@ -40,17 +40,20 @@ def pair_style(images, masks) -> torch.Tensor:
     return torch.from_numpy(np.stack([m_bg, m_fg, sd], 1).astype(np.float32))
 
 # %% ../nbs/09a_pairs.ipynb #9a000011
-def elastic_labels(mask: np.ndarray, rng: np.random.Generator, alpha: float = 6.0, sigma: float = 5.0) -> np.ndarray:
-    "`mask` (H×W labels) under a smooth random displacement of at most `alpha` px (field smoothed by a Gaussian of `sigma` px), resampled by nearest neighbour, so labels stay labels."
+def elastic_labels(mask: np.ndarray, rng: np.random.Generator, alpha: float = 4.0, sigma: float = 8.0) -> np.ndarray:
+    "`mask` (H×W labels) under a smooth random displacement of at most `alpha` px (field smoothed by a Gaussian of `sigma` px): each label's indicator resampled linearly, a pixel taking the label whose indicator is largest where it reaches 0.5 (else 0), so labels stay labels and outlines stay smooth."
     from scipy.ndimage import gaussian_filter, map_coordinates
     if alpha <= 0: return np.array(mask)
     h, w = mask.shape
     dy, dx = (gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma, mode="reflect") for _ in range(2))
     s = alpha / max(np.abs(dy).max(), np.abs(dx).max(), 1e-9)
     yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    return map_coordinates(mask, [yy + dy * s, xx + dx * s], order=0, mode="reflect").astype(mask.dtype)
+    labels = np.unique(mask); labels = labels[labels > 0]
+    if not len(labels): return np.array(mask)
+    p = np.stack([map_coordinates((mask == l).astype(np.float32), [yy + dy * s, xx + dx * s], order=1, mode="reflect") for l in labels])
+    return np.where(p.max(0) >= 0.5, labels[p.argmax(0)], 0).astype(mask.dtype)
 
-def augment_masks(masks, rng: np.random.Generator, alpha: float = 6.0, sigma: float = 5.0) -> np.ndarray:
+def augment_masks(masks, rng: np.random.Generator, alpha: float = 4.0, sigma: float = 8.0) -> np.ndarray:
     "Each label mask of `masks` (N×H×W) under a random flip / right-angle rotation and an elastic deformation (`elastic_labels`)."
     out = []
     for m in np.asarray(masks):
@@ -111,7 +114,7 @@ class PairDiscriminator(nn.Module):
 # %% ../nbs/09a_pairs.ipynb #9a000020
 PAIR_MODELS = ("conditional", "joint")
 PAIR_DEFAULTS = dict(pair_model="conditional", pair_width=16, pair_nz=32, pair_l1=10.0, pair_batch=16, pair_lr=2e-4,
-                     pair_elastic=6.0)
+                     pair_elastic=4.0, pair_elastic_sigma=8.0)
 
 def build_pair_models(cfg) -> tuple[nn.Module, nn.Module]:
     "(generator, discriminator) of a pair run's config."
@@ -219,7 +222,7 @@ def generate_pairs(run_dir, n: int, seed: int = 0, batch_size: int = 256) -> Cro
     imgs, masks = [], []
     if cfg["pair_model"] == "conditional":
         src = np.load(Path(run_dir)/"models"/"pair_masks.npz"); pick = rng.integers(0, len(src["masks"]), n)
-        lay, sty = augment_masks(src["masks"][pick], rng, cfg["pair_elastic"]), torch.from_numpy(src["style"][pick])
+        lay, sty = augment_masks(src["masks"][pick], rng, cfg["pair_elastic"], cfg.get("pair_elastic_sigma", 5.0)), torch.from_numpy(src["style"][pick])
         for i in range(0, n, batch_size):
             c = mask_condition(lay[i:i + batch_size]); b = len(c)
             imgs.append(to_uint8(G(c, sty[i:i + b], torch.randn(b, cfg["pair_nz"], generator=g),
@@ -242,7 +245,7 @@ def pair_discriminator_scores(run_dir, images_uint8, masks, batch_size: int = 25
                            for i in range(0, len(images_uint8), batch_size)]) if len(images_uint8) else np.zeros(0, np.float32)
 
 PAIR_CARD = {  # how a pair model's masks were made, for the data card
-    "conditional": "each mask is a training mask under a random flip / right-angle rotation and an elastic deformation (at most {alpha} px), "
+    "conditional": "each mask is a training mask under a random flip / right-angle rotation and an elastic deformation (at most {alpha} px, smoothed over {sigma} px), "
                    "labels kept integral; its image was drawn by the mask-conditioned generator with the brightness statistics of that mask's real crop",
     "joint": "image and mask were drawn together by the joint generator; objects are the connected components of its foreground without "
              "its boundary channel, grown back over the boundary"}

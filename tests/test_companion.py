@@ -16,7 +16,7 @@ def smoke_run(tmp_path_factory):
     import papermill as pm
     out = tmp_path_factory.mktemp("pm")/"nuclei"
     pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(out.parent/"nuclei.ipynb"), cwd=str(ROOT),
-                        parameters={"dataset": "sample", "profile": "smoke",
+                        parameters={"dataset": "sample", "profile": "smoke", "segment": True,
                                     "n_eval": 48, "gan_minutes": 0.25, "max_eval_real": 96, "out_dir": str(out)},
                         progress_bar=False)
     return out
@@ -81,7 +81,8 @@ def test_run_domain_rejects_bad_parameters(tmp_path):
                         ({"dataset": "nuclei"}, "cde download nuclei"),
                         ({"dataset": "sample", "profile": "paper"}, "meant for a GPU"),
                         ({"dataset": "sample", "protocols": "tstr,mixd"}, "unknown 'mixd'"),
-                        ({"dataset": "sample", "mask_dir": str(tmp_path/"nowhere")}, "is not a directory")]:
+                        ({"dataset": "sample", "mask_dir": str(tmp_path/"nowhere")}, "is not a directory"),
+                        ({"dataset": "sample", "segment": "yes"}, "True, False or 'auto'")]:
         with pytest.raises(pm.PapermillExecutionError, match=msg):
             pm.execute_notebook(str(ROOT/"nbs"/"run_domain.ipynb"), str(tmp_path/"x.ipynb"), cwd=str(ROOT),
                                 parameters={**params, "out_dir": str(tmp_path/"o")}, progress_bar=False)

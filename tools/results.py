@@ -114,6 +114,19 @@ def table1_caption(root=ROOT) -> str:
             "Do the paper's claims hold?\n\n" + "\n".join(claims))
 
 
+def seg_compact(root=ROOT) -> str | None:
+    "The segmentation table, compact (`figures/table_seg.csv`: Dice with its interval and the DSB instance score per arm, arms as columns) and the computed statement under `figures/table_seg.md`; None when the committed figures have none."
+    f = Path(root)/"figures"/"table_seg.csv"
+    if not f.exists(): return None
+    rows = _csv(f); few = next((r for r in rows if r["arm"] == "few_real"), None)
+    body = [[label, *[r[k] for r in rows]] for label, k in (("Dice (95 % interval)", "Dice"), ("DSB instance score", "DSB score"))]
+    said = [l[2:] for l in (Path(root)/"figures"/"table_seg.md").read_text().splitlines() if l.startswith("- ")]
+    pairs = f"{rows[0]['training pairs']} real training pairs" + (f", few_real {few['training pairs']}" if few else "")
+    return (f"**Segmentation** (`figures/table_seg.csv`, nuclei): U-Nets trained per arm, tested on {rows[0]['test crops']} held-out real "
+            f"crops ({pairs}), mean of {rows[0]['seeds']} seeds, intervals by source field and seed. " + " ".join(said) + "\n\n"
+            + md_table(["arm", *[r["arm"] for r in rows]], body))
+
+
 # ---- the measurements page (bench/results/*.json) ----
 def _env_text(env: dict) -> str:
     if not env: return "machine not recorded"
