@@ -322,10 +322,11 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
             "few_fraction": few_fraction, "few_synthetic": None if few_synthetic is None else str(few_synthetic), "arms": arms, **src,
             "n": {k: len(v) for k, v in real.items()}}
     save_json(conf, out/"config.json"); save_json(environment_info(get_device(device)), out/"environment.json")
+    prov = provenance(conf)  # the code as it is when the U-Nets start, not when they end
     t0 = time.perf_counter()
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
                            width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms)
-    res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": provenance(conf)}
+    res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": prov}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
     if syn is not None:
         from cde.pairs import pair_figure
