@@ -303,8 +303,8 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
         data_dir = Path(data_root)/dom/"dev" if (Path(data_root)/dom/"dev").exists() else Path(data_root)/dom
         p = {"dataset": dom, "data_dir": str(data_dir.resolve()), "profile": profile.to_dict(), "seed": seed,  # resolved: the notebook uses it as is
              "out_dir": str(d.resolve()), **params}
-        masks = data_dir.parent/"dev_masks" if data_dir.name == "dev" else None  # DATA_ROOT/<domain>/dev_masks mirrors dev/: the segmentation arm
-        if masks is not None and masks.is_dir(): p["mask_dir"] = str(masks.resolve())
+        masks = data_dir.parent/"dev_masks"  # DATA_ROOT/<domain>/dev_masks mirrors dev/: the segmentation arm
+        if data_dir.name == "dev" and masks.is_dir(): p["mask_dir"] = str(masks.resolve())
         if jobs > 1: p["siblings"] = ",".join(str((out/x).resolve()) for x in domains)  # classifiers take the cores the others free
         (d/"params.yaml").write_text(yaml.safe_dump(p))
         log = open(d/"run.log", "a")
@@ -329,6 +329,12 @@ def run_domains(domains, data_root, out, profile: Profile, seed: int = 0, jobs: 
 
 
 # %% ../nbs/07_figures.ipynb #b4ab5537
+def _one_folder(domain_dirs: dict, sub: str, marker: str, what: str) -> Path | None:
+    "The one `<domain dir>/sub` holding `marker` (None when no domain has it); several is an error: `what` comes from one domain."
+    found = [Path(d)/sub for d in domain_dirs.values() if (Path(d)/sub/marker).exists()]
+    if len(found) > 1: raise ValueError(f"{what}; found several: {found}")
+    return found[0] if found else None
+
 def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judge: int = 256, seed: int = 0) -> dict:
     "Figures 1–4, the FID table and Table 1 from finished `run_domain` output folders, written into `figures_dir`."
     fd = Path(figures_dir); fd.mkdir(parents=True, exist_ok=True)
@@ -344,15 +350,13 @@ def assemble(domain_dirs: dict, figures_dir="figures", caption: str = "", n_judg
         plt.close("all")
     written["fid_table"] = write_table(pd.DataFrame(rows), fd/"fid_table")
     import shutil
-    t1 = [Path(d)/"validate" for d in domain_dirs.values() if (Path(d)/"validate"/"table1.csv").exists()]
-    if len(t1) > 1: raise ValueError(f"Table 1 comes from one labelled domain; found several: {t1}")
-    if t1: written["table1"] = [shutil.copyfile(t1[0]/f"table1.{x}", fd/f"table1.{x}") for x in ("csv", "md", "tex")]
-    seg = [Path(d)/"segment" for d in domain_dirs.values() if (Path(d)/"segment"/"table_seg.csv").exists()]
-    if len(seg) > 1: raise ValueError(f"the segmentation table comes from one domain with masks; found several: {seg}")
+    t1 = _one_folder(domain_dirs, "validate", "table1.csv", "Table 1 comes from one labelled domain")
+    if t1: written["table1"] = [shutil.copyfile(t1/f"table1.{x}", fd/f"table1.{x}") for x in ("csv", "md", "tex")]
+    seg = _one_folder(domain_dirs, "segment", "table_seg.csv", "the segmentation table comes from one domain with masks")
     if seg:  # Figure 5 and the segmentation table (domains with masks: nuclei)
-        written["table_seg"] = [shutil.copyfile(seg[0]/f"table_seg.{x}", fd/f"table_seg.{x}") for x in ("csv", "md")]
-        written["figure5"] = shutil.copyfile(seg[0]/"figure5_pairs.png", fd/"figure5_pairs.png")
-    (fd/"CAPTIONS.md").write_text(captions_markdown(caption, scorings, notes, segment=seg[0].parent.name if seg else None))
+        written["table_seg"] = [shutil.copyfile(seg/f"table_seg.{x}", fd/f"table_seg.{x}") for x in ("csv", "md")]
+        written["figure5"] = shutil.copyfile(seg/"figure5_pairs.png", fd/"figure5_pairs.png")
+    (fd/"CAPTIONS.md").write_text(captions_markdown(caption, scorings, notes, segment=seg.parent.name if seg else None))
     written["captions"] = fd/"CAPTIONS.md"
     return written
 

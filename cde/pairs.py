@@ -47,10 +47,10 @@ def elastic_labels(mask: np.ndarray, rng: np.random.Generator, alpha: float = 4.
     h, w = mask.shape
     dy, dx = (gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma, mode="reflect") for _ in range(2))
     s = alpha / max(np.abs(dy).max(), np.abs(dx).max(), 1e-9)
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     labels = np.unique(mask); labels = labels[labels > 0]
     if not len(labels): return np.array(mask)
-    p = np.stack([map_coordinates((mask == l).astype(np.float32), [yy + dy * s, xx + dx * s], order=1, mode="reflect") for l in labels])
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij"); at = [yy + dy * s, xx + dx * s]  # one field for every object
+    p = np.stack([map_coordinates((mask == l).astype(np.float32), at, order=1, mode="reflect") for l in labels])
     return np.where(p.max(0) >= 0.5, labels[p.argmax(0)], 0).astype(mask.dtype)
 
 def augment_masks(masks, rng: np.random.Generator, alpha: float = 4.0, sigma: float = 8.0) -> np.ndarray:
