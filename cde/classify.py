@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from .config import (Profile, _allowed, resolve_profile, get_device, seed_everything, save_json, load_json, make_run_dir,
-                        environment_info, resolve_threads)
+                        environment_info, resolve_threads, cpu_bf16_supported)
 from .crops import CropSet, read_folder, split_unit
 from .data import load_domain, standard_split
 from .run import generate, load_run_parts  # a GAN run as the synthetic source
 from .scores import (METRICS, classification_metrics, fast_metrics, bootstrap_metrics, seed_mean_metrics, paired_difference,
                         verdict, utility_claims, CLAIMS)  # the statistics of Table 1 and the claims
-from .networks import ARCHITECTURES, ARCH_LABELS, ARCH_LR_SCALE, build_classifier, n_params
+from .networks import ARCHITECTURES, ARCH_LABELS, ARCH_LR_SCALE, ARCH_CPU_BF16, build_classifier, n_params
 from .fitting import prepare, predict_proba, fit, did_not_fit
 from .tables import BASELINE, MODEL_LABELS, write_table1, confusion_figure, claims_markdown, table1_caption
 
@@ -199,7 +199,7 @@ def fit_job(job: tuple, state: dict | None = None, progress: bool = False) -> di
     seed_everything(s, deterministic=True)
     model = build_classifier(arch, len(classes), st["channels"], st["weights"].get(arch), cfg["inception_size"],
                              cfg.get("dropout"), cfg.get("stochastic_depth"))
-    acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0)}
+    acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0), "cpu_bf16": bool(cfg.get("cpu_bf16")) and arch in ARCH_CPU_BF16}
     hist = fit(model, st["arms"][a], st["val"], acfg, s, dev, progress, desc=f"{arch} {st['arm_names'][a]} seed {s}")
     proba = predict_proba(model, test, device=dev)
     mets = bootstrap_metrics(test.labels, proba.argmax(1), proba, classes, st["positive"], cfg["n_boot"], st["seed"], groups=test.sources)
@@ -247,6 +247,7 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
     jobs = [(a, arch, s) for a in range(len(arms)) for arch in models for s in seeds]
     cfg["threads"] = resolve_threads(cfg.get("threads")); cfg["training_seeds"] = seeds
     cfg["workers"], cfg["worker_threads"] = classifier_workers(cfg.get("workers"), cfg["threads"], dev, len(jobs))
+    cfg["bf16_models"] = [m for m in models if cfg.get("cpu_bf16") and m in ARCH_CPU_BF16 and dev.type == "cpu" and cpu_bf16_supported()]
     state = {"arms": [tr for _, tr, _ in arms], "arm_names": [n for n, _, _ in arms], "val": val, "test": test, "cfg": cfg, "classes": classes, "channels": ch,
              "weights": dict(weights or {}), "device": str(dev), "positive": positive, "seed": seed}
     rows, preds, probas, summary, t_all = [], {}, {}, [], time.perf_counter()

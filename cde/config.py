@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #79307832
 from __future__ import annotations
-import hashlib, json, os, platform, random, subprocess, sys, tempfile, time
+import hashlib, json, os, platform, random, subprocess, sys, tempfile, time, warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +14,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything',
-           'resolve_threads', 'Budget', 'Profile', 'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json',
-           'load_json', 'portable_path', 'git_commit', 'environment_info', 'make_run_dir', 'numbered_run_dirs',
-           'next_run_dir', 'cache_dir', 'git_state', 'provenance', 'shared_data', 'require_shared']
+           'cpu_bf16_supported', 'cpu_bf16_plan', 'resolve_threads', 'Budget', 'Profile', 'resolve_profile',
+           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit',
+           'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir', 'git_state',
+           'provenance', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #c3656ed1
 def _allowed(xs) -> str:
@@ -38,6 +39,22 @@ def seed_everything(seed: int, deterministic: bool = True) -> dict:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return {"seed": seed, "deterministic": deterministic}
+
+# %% ../nbs/00_config.ipynb #2a659820
+def cpu_bf16_supported() -> bool:
+    "Whether this CPU computes bf16 natively (x86 AMX-BF16 or AVX512-BF16, Arm BF16), which CPU autocast needs to pay off."
+    if not torch.backends.mkldnn.is_available(): return False
+    try: words = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError: return False  # not Linux: no way to tell here, stay in fp32
+    return bool(words & {"amx_bf16", "avx512_bf16", "bf16"})
+
+def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
+    "Whether to train in bf16 on the CPU (asked, on the CPU, supported); warns and falls back to fp32 when unsupported."
+    ok = cpu_bf16_supported()
+    if requested and on_cpu and not ok:
+        warnings.warn("cpu_bf16: this CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag); training in fp32 instead")
+    return {"requested": bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 # %% ../nbs/00_config.ipynb #4b9d0f0b
 def resolve_threads(threads=None, busy: int = 0) -> int:
@@ -69,16 +86,16 @@ PROFILES = {
                       sample_every=1, n_sample=16, num_threads=1),
         "classify": dict(size=32, batch_size=4, max_epochs=1, max_steps=2, budget_s=60, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None, precise_bn=0,
-                         lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None, workers=1, channels_last=True,
+                         lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None, workers=1, channels_last=True, cpu_bf16=True,
                          n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10),
         "segment": dict(max_steps=4, batch_size=4, lr=2e-3, val_every=2, warmup=0.1, width=8, seeds=1)},
-    "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds: 74 min on 2 cores)
+    "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds)
         "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
                       sample_every=2, n_sample=64),
         "classify": dict(size=32, batch_size=32, max_epochs=1000, max_steps=120, budget_s=None, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=40, val_every_s=None, patience=None, precise_bn=0,
-                         lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto", workers="auto", channels_last=True,
+                         lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto", workers="auto", channels_last=True, cpu_bf16=True,
                          n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=600),
         "segment": dict(max_steps=600, batch_size=32, lr=2e-3, val_every=100, warmup=0.1, width=16, seeds=3)},  # U-Nets (cde.segment)
@@ -87,7 +104,7 @@ PROFILES = {
                       sample_every=50, n_sample=64),
         "classify": dict(size=64, batch_size=64, max_epochs=100, max_steps=None, budget_s=None, schedule="onecycle", warmup=0.1,
                          balance="sampler", select="balanced_accuracy", val_every=None, val_every_s=None, patience=None, precise_bn=0,
-                         lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto", workers="auto", channels_last=True,
+                         lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto", workers="auto", channels_last=True, cpu_bf16=True,
                          n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=1000),
         "segment": dict(max_steps=3000, batch_size=64, lr=1e-3, val_every=250, warmup=0.05, width=32, seeds=3)},

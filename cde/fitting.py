@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .config import Budget
+from .config import Budget, cpu_bf16_supported
 from .crops import CropSet, to_tensor, resize_square
 from .scores import classification_metrics
 
@@ -120,6 +120,7 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
     device = torch.device(device); model.to(device)
     cl = bool(cfg.get("channels_last"))  # NHWC: faster convolutions for most of the five on a CPU (bench/classify.py)
     if cl: model.to(memory_format=torch.channels_last)
+    bf16 = bool(cfg.get("cpu_bf16")) and device.type == "cpu" and cpu_bf16_supported()  # forward in bf16 on a CPU with bf16 units
     g = torch.Generator().manual_seed(seed)
     x, y = to_tensor(train_set.images), torch.from_numpy(train_set.labels)
     xv, yv = to_tensor(val.images), val.labels
@@ -153,7 +154,9 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
             xb = x[idx]
             if cfg.get("augment", True): xb = dihedral_augment(xb, g)
             ts = time.perf_counter()
-            logits = model(xb.to(device, memory_format=torch.channels_last if cl else torch.preserve_format)); yb = y[idx].to(device)
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):  # weights, gradients and the update stay fp32
+                logits = model(xb.to(device, memory_format=torch.channels_last if cl else torch.preserve_format)).float()
+            yb = y[idx].to(device)
             loss = logit_adjusted_loss(logits, yb, log_prior) if balance == "logit" else F.cross_entropy(logits, yb)
             lr_used = opt.param_groups[0]["lr"]; opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             train_time += time.perf_counter() - ts; step += 1; bar.update(1)
@@ -176,4 +179,4 @@ def fit(model: nn.Module, train_set: CropSet, val: CropSet, cfg: dict, seed: int
             "best_val_loss": best[3].get("val_loss"), "balance": balance, "schedule": cfg.get("schedule", "constant"),
             "stopped_by": stop or "max_epochs", "wall_s": round(clock.elapsed, 2),
             "step_s": round(train_time / max(step, 1), 4), "images_per_s": round(step * bs / max(train_time, 1e-9), 1),
-            "batch_size": bs, "history": history}
+            "batch_size": bs, "cpu_bf16": bf16, "history": history}

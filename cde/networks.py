@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from .config import _allowed
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'ARCH_LABELS', 'ARCH_LR_SCALE', 'IMAGENET_MEAN', 'IMAGENET_STD', 'load_state_dict_file',
-           'CropClassifier', 'build_classifier', 'n_params']
+__all__ = ['ARCHITECTURES', 'ARCH_LABELS', 'ARCH_LR_SCALE', 'ARCH_CPU_BF16', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'load_state_dict_file', 'CropClassifier', 'build_classifier', 'n_params']
 
 # %% ../nbs/06_networks.ipynb #624da6dc
 ARCHITECTURES = ("resnet50", "densenet121", "efficientnet_b0", "vgg16_bn", "inception_v3")
@@ -21,6 +21,9 @@ ARCH_LABELS = {"resnet50": "ResNet-50", "densenet121": "DenseNet-121", "efficien
 # learning-rate factors per architecture (none today: VGG16 with batch normalisation trains at the common rate;
 # plain VGG16 needed 1e-4 and still stayed at the majority class in 70-step runs)
 ARCH_LR_SCALE = {}
+# the architectures whose training step is faster under bf16 autocast on a CPU with bf16 units (bench/classify.py --bf16:
+# 1.3-1.9x for these four at 32 px; EfficientNet-B0's depthwise convolutions run about 2x slower in bf16, so it stays fp32)
+ARCH_CPU_BF16 = frozenset({"resnet50", "densenet121", "vgg16_bn", "inception_v3"})
 
 def _replace_first_conv(net: nn.Module, in_ch: int) -> nn.Module:
     "Rebuild the first Conv2d of `net` for `in_ch` input channels (same kernel, stride, padding)."

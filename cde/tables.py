@@ -158,7 +158,9 @@ def _compute_note(cfg: dict) -> str:
     w, per = cfg.get("workers"), cfg.get("worker_threads")
     if not isinstance(w, int) or not isinstance(per, int): return ""
     th = f"{per} torch thread" + ("s" if per > 1 else "")
-    return f" Fits ran {w} at a time, in worker processes of {th} each." if w > 1 else f" Fits ran one at a time on {th}."
+    bf = [MODEL_LABELS.get(m, m) for m in cfg.get("bf16_models") or []]
+    bf = (f" The forward passes of {', '.join(bf)} ran under bf16 autocast (the CPU's bf16 units; weights and updates in fp32)." if bf else "")
+    return (f" Fits ran {w} at a time, in worker processes of {th} each." if w > 1 else f" Fits ran one at a time on {th}.") + bf
 
 def claims_markdown(claims: list, budget: str = "") -> str:
     "A short statement of whether each claim holds (for how many models), then one line per model and claim."

@@ -8,7 +8,7 @@ import contextlib, copy, csv, hashlib, io, json, math, os, sys, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from .config import Budget, _allowed, get_device, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
+from .config import Budget, _allowed, get_device, cpu_bf16_plan, seed_everything, atomic_write_bytes, save_json, load_json, environment_info, make_run_dir
 from .crops import CropSet, to_tensor
 from .gan import build_models, lazy_weight, ema_update, ema_beta, ada_signs, get_loss, d_loss_fn, g_loss_fn, grad_penalty, lecam_reg, lecam_ema
 from .augment import diff_augment_p, default_policy, ada_update
@@ -18,8 +18,8 @@ from .run import (RunConfig, BUDGET_SPLITS, PRECISIONS, LOSS_COLUMNS, Checkpoint
 
 # %% auto #0
 __all__ = ['split_budget', 'save_checkpoint', 'load_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'prune_checkpoints',
-           'Checkpointer', 'LossLog', 'cpu_bf16_supported', 'cpu_bf16_plan', 'mixed_precision', 'd_logits', 'd_step',
-           'g_step', 'gan_step', 'snapshot_due', 'train', 'train_loop']
+           'Checkpointer', 'LossLog', 'mixed_precision', 'd_logits', 'd_step', 'g_step', 'gan_step', 'snapshot_due',
+           'train', 'train_loop']
 
 # %% ../nbs/04_train.ipynb #d0e87552
 def split_budget(total_s: float | None, sizes: list, how: str = "equal") -> list:
@@ -96,22 +96,6 @@ class LossLog:
     def close(self):
         "Close the file and rewrite it whole from the rows."
         if self._f is not None: self._f.close(); write_losses(self.path, self.rows, self.units, self.aug_p)
-
-# %% ../nbs/04_train.ipynb #b757b7b4
-def cpu_bf16_supported() -> bool:
-    "Whether this CPU computes bf16 natively (x86 AMX-BF16 or AVX512-BF16, Arm BF16), which CPU autocast needs to pay off."
-    if not torch.backends.mkldnn.is_available(): return False
-    try: words = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError: return False  # not Linux: no way to tell here, stay in fp32
-    return bool(words & {"amx_bf16", "avx512_bf16", "bf16"})
-
-def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
-    "Whether to train in bf16 on the CPU (asked, on the CPU, supported); warns and falls back to fp32 when unsupported."
-    ok = cpu_bf16_supported()
-    if requested and on_cpu and not ok:
-        warnings.warn("cpu_bf16: this CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag); training in fp32 instead")
-    return {"requested": bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 # %% ../nbs/04_train.ipynb #b1c0f005
 def mixed_precision(cfg: dict, cuda: bool, env=None) -> str:
