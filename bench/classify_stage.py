@@ -24,6 +24,12 @@ def cells_of(res: dict) -> list:
              "n_synthetic": c["n_synthetic"], "n_test": c["n_test"], "n_val": c["n_val"]} for c in res["summary"]]
 
 
+def cpu_model() -> str | None:
+    "This machine's CPU model name (Linux), so timings from different hosts are not compared unawares."
+    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): return None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--synthetic", help="a GAN run directory of blood (per-class GANs): run the stage on it")
@@ -50,6 +56,7 @@ def main(argv=None):
            "profile": cfg.get("profile"), "max_steps": cfg.get("max_steps"), "seeds": cfg.get("training_seeds"),
            "run_git": {"commit": env.get("git_commit"), "dirty": None}, "environment": env,
            "loadavg_before": load0 if a.synthetic else None, "loadavg_after": os.getloadavg() if a.synthetic else None,
+           "bf16_models": cfg.get("bf16_models") or [], "cpu_model": cpu_model(),
            "note": a.note, "rows": cells_of(res)}
     out = Path(a.out); old = load_json(out) if out.exists() else {"variants": {}}
     old["variants"][a.variant] = run

@@ -216,8 +216,8 @@ def _cap_per_class(cs: CropSet, n, seed: int = 0) -> CropSet:
 def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, synthetic=None, profile: str | Profile = "quick",
                    seed: int = 0, out=None, device="auto", weights: dict | None = None, n_synthetic: int | None = None,
                    imbalance_class: str | None = None, imbalance_fraction: float = 0.1, positive: str = "cancer",
-                   gan_train_sources=(), overrides: dict | None = None, progress: bool = True) -> dict:
-    "Train `models` under each protocol on `real['train']` (± synthetic), stop on `real['val']`, score on `real['test']`."
+                   gan_train_sources=(), overrides: dict | None = None, progress: bool = True, capacity=None) -> dict:
+    "Train `models` under each protocol on `real['train']` (± synthetic), stop on `real['val']`, score on `real['test']`; `capacity()`, when given, says how many fits may run at once right now (at most the workers; asked again as fits finish and every 30 s, so the fits take up cores that other jobs free)."
     from sklearn.metrics import confusion_matrix
     dev = get_device(device); prof = resolve_profile(profile, dev)  # a Profile passes through as is
     cfg = {**prof.classify, "profile": prof.name, **(overrides or {})}
@@ -247,6 +247,7 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
     jobs = [(a, arch, s) for a in range(len(arms)) for arch in models for s in seeds]
     cfg["threads"] = resolve_threads(cfg.get("threads")); cfg["training_seeds"] = seeds
     cfg["workers"], cfg["worker_threads"] = classifier_workers(cfg.get("workers"), cfg["threads"], dev, len(jobs))
+    cfg["shared_cores"] = capacity is not None  # fewer fits at once while other jobs hold cores (the caption says so)
     cfg["bf16_models"] = [m for m in models if cfg.get("cpu_bf16") and m in ARCH_CPU_BF16 and dev.type == "cpu" and cpu_bf16_supported()]
     state = {"arms": [tr for _, tr, _ in arms], "arm_names": [n for n, _, _ in arms], "val": val, "test": test, "cfg": cfg, "classes": classes, "channels": ch,
              "weights": dict(weights or {}), "device": str(dev), "positive": positive, "seed": seed}
@@ -282,12 +283,16 @@ def run_validation(real: dict, *, protocols=("tstr",), models=ARCHITECTURES, syn
         for job in jobs: done(job, fit_job(job, state, progress))
     else:  # worker processes of `per_worker` threads each, the costliest fits first (each fit seeds itself: results do not depend on the order)
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import ProcessPoolExecutor, wait, FIRST_COMPLETED
         from cde.classify import fit_job as _job, _init_worker  # by module name: spawned workers import it
+        pending, running = sorted(jobs, key=lambda j: -STEP_COST.get(j[1], 1.0)), {}
         with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                  initargs=(state, cfg["worker_threads"])) as ex:
-            futures = {ex.submit(_job, job): job for job in sorted(jobs, key=lambda j: -STEP_COST.get(j[1], 1.0))}
-            for f in as_completed(futures): done(futures[f], f.result())
+            while pending or running:
+                cap = cfg["workers"] if capacity is None else min(cfg["workers"], max(1, int(capacity())))
+                while pending and len(running) < cap: job = pending.pop(0); running[ex.submit(_job, job)] = job
+                finished, _ = wait(running, timeout=30, return_when=FIRST_COMPLETED)
+                for f in finished: done(running.pop(f), f.result())
     overall.close()
     keys = [(arch, arms[a][0]) for a in range(len(arms)) for arch in models]  # arm by arm, the models in order (not as fits finished)
     preds = {k: [preds[k][s] for s in seeds] for k in keys}; probas = {k: [probas[k][s] for s in seeds] for k in keys}
@@ -368,7 +373,7 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
                      models=ARCHITECTURES, profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None,
                      n_synthetic=None, imbalance_class=None, imbalance_fraction: float = 0.1, positive: str = "cancer",
                      size=None, channels=None, budget_s=None, max_epochs=None, max_steps=None, seeds=None, device="auto",
-                     threads=None, workers=None, progress: bool = True, argv=None) -> dict:
+                     threads=None, workers=None, progress: bool = True, argv=None, capacity=None) -> dict:
     "Check everything `validate` is asked for (data, classes, overlaps) before any training, create `out` with its config.json and environment.json; returns `run_validation`'s arguments."
     protocols = parse_names(protocols, PROTOCOLS, "--protocol"); models = parse_names(models, ARCHITECTURES, "--models")
     profile = resolve_profile(profile, get_device(device))  # resolved once here; run_validation gets the object
@@ -413,13 +418,13 @@ def _validation_plan(*, out, dataset=None, data_dir=None, synthetic=None, test_d
     return dict(real=parts, protocols=protocols, models=models, synthetic=synthetic_arm, profile=profile, seed=seed, out=out,
                 device=device, weights=weights, n_synthetic=n_synthetic, imbalance_class=imbalance_class,
                 imbalance_fraction=imbalance_fraction, positive=positive, gan_train_sources=gan_sources, overrides=overrides,
-                progress=progress)
+                progress=progress, capacity=capacity)
 
 def validate(*, out, dataset=None, data_dir=None, synthetic=None, test_dir=None, protocols="tstr", models=ARCHITECTURES,
              profile: str | Profile = "auto", seed: int = 0, split_seed=None, weights=None, n_synthetic=None, imbalance_class=None,
              imbalance_fraction: float = 0.1, positive: str = "cancer", size=None, channels=None, budget_s=None,
              max_epochs=None, max_steps=None, seeds=None, device="auto", threads=None, workers=None, progress: bool = True,
-             argv=None) -> dict:
+             argv=None, capacity=None) -> dict:
     "`cde validate` as a function: real crops from `dataset`/`data_dir` (or the `synthetic` GAN run's), optionally an external `test_dir`, every check before training, then `run_validation` into the new folder `out`; returns its results."
     return run_validation(**_validation_plan(**locals()))
 

@@ -160,7 +160,9 @@ def _compute_note(cfg: dict) -> str:
     th = f"{per} torch thread" + ("s" if per > 1 else "")
     bf = [MODEL_LABELS.get(m, m) for m in cfg.get("bf16_models") or []]
     bf = (f" The forward passes of {', '.join(bf)} ran under bf16 autocast (the CPU's bf16 units; weights and updates in fp32)." if bf else "")
-    return (f" Fits ran {w} at a time, in worker processes of {th} each." if w > 1 else f" Fits ran one at a time on {th}.") + bf
+    up = "up to " if cfg.get("shared_cores") else ""
+    return (f" Fits ran {up}{w} at a time, in worker processes of {th} each" + (" (fewer while other domains of the run held cores)." if up else ".")
+            if w > 1 else f" Fits ran one at a time on {th}.") + bf
 
 def claims_markdown(claims: list, budget: str = "") -> str:
     "A short statement of whether each claim holds (for how many models), then one line per model and claim."

@@ -228,7 +228,8 @@ def _classify_stage(d):
     "Per variant: the stage's wall time and workers, then one row per arm and model (seed means, 95 % interval by source field, seed sd)."
     ci = lambda m: f"{fmt(m['value'], 1)} ({fmt(m['lo'], 1)}–{fmt(m['hi'], 1)})"
     runs = [{"variant": k, "wall min": v["wall_min"], "workers": v["workers"], "threads per worker": v["worker_threads"],
-             "cores": v["cpu_count"], "steps": v["max_steps"], "seeds": len(v["seeds"] or [])} for k, v in d["variants"].items()]
+             "cores": v["cpu_count"], "CPU": v.get("cpu_model") or "–", "bf16 autocast": len(v.get("bf16_models") or []) or "–",
+             "steps": v["max_steps"], "seeds": len(v["seeds"] or [])} for k, v in d["variants"].items()]
     out = [_scalar_table(runs)]
     for k, v in d["variants"].items():
         out += [f"Cells of `{k}`:", _scalar_table([{"arm": r["arm"], "model": r["model"], "balanced accuracy": ci(r["balanced_accuracy"]),
