@@ -24,12 +24,6 @@ def cells_of(res: dict) -> list:
              "n_synthetic": c["n_synthetic"], "n_test": c["n_test"], "n_val": c["n_val"]} for c in res["summary"]]
 
 
-def cpu_model() -> str | None:
-    "This machine's CPU model name (Linux), so timings from different hosts are not compared unawares."
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration): return None
-
-
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--synthetic", help="a GAN run directory of blood (per-class GANs): run the stage on it")
@@ -41,7 +35,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(OUT))
     a = p.parse_args(argv)
     if bool(a.synthetic) == bool(a.from_validate): p.error("give exactly one of --synthetic, --from-validate")
-    from cde.config import provenance, save_json, load_json
+    from cde.config import provenance, save_json, load_json, cpu_model
     load0, t0 = os.getloadavg(), time.time()
     if a.synthetic:
         import tempfile

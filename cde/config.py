@@ -15,7 +15,7 @@ import torch
 # %% auto #0
 __all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything',
            'cpu_bf16_supported', 'cpu_bf16_plan', 'resolve_threads', 'Budget', 'Profile', 'resolve_profile',
-           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit',
+           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit', 'cpu_model',
            'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir', 'git_state',
            'provenance', 'shared_data', 'require_shared']
 
@@ -194,16 +194,21 @@ def git_commit(path=".") -> str | None:
         return r.stdout.strip() or None if r.returncode == 0 else None
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_model() -> str | None:
+    "The CPU's model name (Linux `/proc/cpuinfo`; else `platform.processor()`, None when empty): timings from different machines are not comparable."
+    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or None
+
 def environment_info(device=None) -> dict:
-    "Library versions, platform, device and git commit, for the run record."
+    "Library versions, platform, CPU model, bf16 units, device and git commit, for the run record."
     import torchvision, PIL, skimage, sklearn
     import cde
     dev = torch.device(device) if device is not None else get_device()
     info = {"cde": cde.__version__, "python": sys.version.split()[0], "platform": platform.platform(),
             "torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__,
             "pillow": PIL.__version__, "scikit-image": skimage.__version__, "scikit-learn": sklearn.__version__,
-            "device": str(dev), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "git_commit": git_commit(Path(cde.__file__).parent)}
+            "device": str(dev), "cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_bf16": cpu_bf16_supported(),
+            "torch_threads": torch.get_num_threads(), "git_commit": git_commit(Path(cde.__file__).parent)}
     if dev.type == "cuda": info["cuda_device"] = torch.cuda.get_device_name(dev)
     return info
 

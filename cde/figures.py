@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
-from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance, next_run_dir, numbered_run_dirs
+from .config import Profile, resolve_profile, load_json, save_json, portable_path, git_state, provenance, next_run_dir, numbered_run_dirs, environment_info
 from .crops import CropSet, to_tensor, split_unit
 from .download import DownloadError, download_domain
 from .run import read_losses, has_ema, generate, discriminator_scores, load_run_data
@@ -428,7 +428,8 @@ def reproduce(data_root, *, out="runs/reproduce", figures_dir=None, profile: str
            "params": params, "run_configs": {dom: load_json(Path(d)/"gan"/"config.json") for dom, d in dirs.items()}}
     rec = {"profile": resolved, "seed": seed, "jobs": jobs, "data_root": portable_path(data_root), "params": params,
            "run": portable_path(run), "figures": portable_path(fd), "resumed": resumed, "timings_per_domain": timings,
-           "total_s": round(time.time() - t0, 1), "provenance": {**provenance(cfg), "git": git}}
+           "total_s": round(time.time() - t0, 1), "environment": environment_info(),  # the machine: timings compare only on the same one
+           "provenance": {**provenance(cfg), "git": git}}
     save_json(rec, fd/"reproduce.json"); written["reproduce"] = fd/"reproduce.json"
     save_json(rec, run/"reproduce.json")  # the run folder's record that it finished (beside its figures or not)
     return written

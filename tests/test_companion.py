@@ -1,5 +1,5 @@
 "Paper-companion tests: papermill run_domain at the smoke profile, `cde export`, `cde reproduce` errors."
-import contextlib, json, subprocess, sys
+import contextlib, json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -140,6 +140,7 @@ def test_reproduce_resumes_after_kill(tmp_path):
     assert (run/"colon"/"summary.json").exists() and sorted(p.name for p in (tmp_path/"runs").iterdir()) == [run.name]
     rec = json.loads((run/"figures"/"reproduce.json").read_text())
     assert rec["resumed"] is True and set(rec["timings_per_domain"]) == {"nuclei", "colon"}
+    assert rec["environment"]["cpu_count"] == os.cpu_count() and "cpu" in rec["environment"]  # the machine beside its timings
     fid = (run/"figures"/"fid_table.md").read_text()
     assert "nuclei" in fid and "colon" in fid and (run/"figures"/"figure1_losses.png").exists()
     assert (ROOT/"figures"/"reproduce.json").read_bytes() == committed  # the repository's figures only with --figures figures

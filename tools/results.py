@@ -71,7 +71,7 @@ def reproduce_conditions(root=ROOT) -> str:
     return (f"`cde reproduce --profile {r['profile']}` (seed {r['seed']}, {r['jobs']} domains at a time"
             + (f", {fmt(budgets[0])} s of GAN training per domain" if len(budgets) == 1 else "")
             + f", {fmt(r['total_s'], 0)} s wall clock) at {git_text([prov['git']] if 'git' in prov else [])}, "
-            f"{made[:10]}; machine not recorded (`figures/reproduce.json`)")
+            f"{made[:10]}; " + (f"on {_env_text(r['environment'])}" if r.get("environment") else "machine not recorded (`figures/reproduce.json`)"))
 
 
 def fid_compact(root=ROOT) -> str:
@@ -130,7 +130,8 @@ def seg_compact(root=ROOT) -> str | None:
 # ---- the measurements page (bench/results/*.json) ----
 def _env_text(env: dict) -> str:
     if not env: return "machine not recorded"
-    bits = [f"{env['cpu_count']} CPU cores" if "cpu_count" in env else None,
+    bits = [env.get("cpu"), f"{env['cpu_count']} CPU cores" if "cpu_count" in env else None,
+            "bf16 units" if env.get("cpu_bf16") else None,
             f"{env['torch_threads']} torch thread(s)" if "torch_threads" in env else None,
             f"device {env['device']}" if "device" in env else None, f"torch {env['torch']}" if "torch" in env else None,
             env.get("platform")]
