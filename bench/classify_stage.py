@@ -50,7 +50,7 @@ def main(argv=None):
            "profile": cfg.get("profile"), "max_steps": cfg.get("max_steps"), "seeds": cfg.get("training_seeds"),
            "run_git": {"commit": env.get("git_commit"), "dirty": None}, "environment": env,
            "loadavg_before": load0 if a.synthetic else None, "loadavg_after": os.getloadavg() if a.synthetic else None,
-           "bf16_models": cfg.get("bf16_models") or [], "cpu_model": cpu_model(),
+           "bf16_models": cfg.get("bf16_models") or [], "cpu_model": env.get("cpu") or cpu_model(),  # the training machine where environment.json has it
            "note": a.note, "rows": cells_of(res)}
     out = Path(a.out); old = load_json(out) if out.exists() else {"variants": {}}
     old["variants"][a.variant] = run

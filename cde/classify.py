@@ -199,7 +199,7 @@ def fit_job(job: tuple, state: dict | None = None, progress: bool = False) -> di
     seed_everything(s, deterministic=True)
     model = build_classifier(arch, len(classes), st["channels"], st["weights"].get(arch), cfg["inception_size"],
                              cfg.get("dropout"), cfg.get("stochastic_depth"))
-    acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0), "cpu_bf16": bool(cfg.get("cpu_bf16")) and arch in ARCH_CPU_BF16}
+    acfg = {**cfg, "lr": cfg["lr"] * ARCH_LR_SCALE.get(arch, 1.0), "cpu_bf16": arch in cfg["bf16_models"]}  # run_validation's one rule
     hist = fit(model, st["arms"][a], st["val"], acfg, s, dev, progress, desc=f"{arch} {st['arm_names'][a]} seed {s}")
     proba = predict_proba(model, test, device=dev)
     mets = bootstrap_metrics(test.labels, proba.argmax(1), proba, classes, st["positive"], cfg["n_boot"], st["seed"], groups=test.sources)

@@ -207,7 +207,7 @@ def environment_info(device=None) -> dict:
     info = {"cde": cde.__version__, "python": sys.version.split()[0], "platform": platform.platform(),
             "torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__,
             "pillow": PIL.__version__, "scikit-image": skimage.__version__, "scikit-learn": sklearn.__version__,
-            "device": str(dev), "cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_bf16": cpu_bf16_supported(),
+            "device": str(dev), "cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_bf16_units": cpu_bf16_supported(),
             "torch_threads": torch.get_num_threads(), "git_commit": git_commit(Path(cde.__file__).parent)}
     if dev.type == "cuda": info["cuda_device"] = torch.cuda.get_device_name(dev)
     return info

@@ -131,7 +131,7 @@ def seg_compact(root=ROOT) -> str | None:
 def _env_text(env: dict) -> str:
     if not env: return "machine not recorded"
     bits = [env.get("cpu"), f"{env['cpu_count']} CPU cores" if "cpu_count" in env else None,
-            "bf16 units" if env.get("cpu_bf16") else None,
+            "bf16 units" if env.get("cpu_bf16_units") else None,
             f"{env['torch_threads']} torch thread(s)" if "torch_threads" in env else None,
             f"device {env['device']}" if "device" in env else None, f"torch {env['torch']}" if "torch" in env else None,
             env.get("platform")]
