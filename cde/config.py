@@ -14,10 +14,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_FLAG', 'get_device', 'seed_everything',
-           'cpu_bf16_supported', 'cpu_bf16_plan', 'resolve_threads', 'Budget', 'Profile', 'resolve_profile',
-           'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path', 'git_commit', 'cpu_model',
-           'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir', 'cache_dir', 'git_state',
-           'provenance', 'shared_data', 'require_shared']
+           'cpu_bf16_supported', 'cpu_bf16_plan', 'resolve_threads', 'lower_priority', 'Budget', 'Profile',
+           'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
+           'git_commit', 'cpu_model', 'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir',
+           'cache_dir', 'git_state', 'provenance', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #c3656ed1
 def _allowed(xs) -> str:
@@ -65,6 +65,20 @@ def resolve_threads(threads=None, busy: int = 0) -> int:
         if threads < 1: raise ValueError(f"threads: must be at least 1 or 'auto', got {threads}")
     if threads is not None and threads != torch.get_num_threads(): torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+# %% ../nbs/00_config.ipynb #f8cfedc7
+def lower_priority(marker=None, niceness: int = 19) -> int | None:
+    "Run the rest of this process at low CPU priority (`niceness`, every thread on Linux, `os.nice` elsewhere on POSIX) so that jobs beside it take the cores first; writes `marker` (JSON: niceness, pid, time) for them to read. Returns the niceness, None where the OS has none (Windows). Unprivileged processes cannot undo it: call it before a process's last heavy work, and only for work whose results do not depend on time (a step budget)."
+    if not hasattr(os, "nice"): return None
+    tasks = Path("/proc/self/task")
+    if tasks.is_dir():  # Linux: niceness is per thread; torch's pool threads exist already
+        for tid in (int(t) for t in os.listdir(tasks)):
+            try: os.setpriority(os.PRIO_PROCESS, tid, max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
+            except OSError: pass  # a thread that ended meanwhile
+    else: os.nice(max(0, niceness - os.nice(0)))
+    n = os.nice(0)
+    if marker is not None: save_json({"niceness": n, "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, marker)
+    return n
 
 # %% ../nbs/00_config.ipynb #1773523c
 class Budget:
