@@ -48,12 +48,12 @@ def cpu_bf16_supported() -> bool:
     except OSError: return False  # not Linux: no way to tell here, stay in fp32
     return bool(words & {"amx_bf16", "avx512_bf16", "bf16"})
 
-def cpu_bf16_plan(requested: bool, on_cpu: bool) -> dict:
-    "Whether to train in bf16 on the CPU (asked, on the CPU, supported); warns and falls back to fp32 when unsupported."
+def cpu_bf16_plan(requested: bool | str, on_cpu: bool) -> dict:
+    "Whether to train in bf16 on the CPU (asked, on the CPU, supported): `True` warns and falls back to fp32 when unsupported, `'auto'` uses it only where supported, silently."
     ok = cpu_bf16_supported()
-    if requested and on_cpu and not ok:
+    if requested is True and on_cpu and not ok:
         warnings.warn("cpu_bf16: this CPU has no native bf16 (no amx_bf16 / avx512_bf16 flag); training in fp32 instead")
-    return {"requested": bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
+    return {"requested": requested if requested == "auto" else bool(requested), "supported": ok, "used": bool(requested and on_cpu and ok),
             "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 # %% ../nbs/00_config.ipynb #4b9d0f0b
@@ -66,7 +66,7 @@ def resolve_threads(threads=None, busy: int = 0) -> int:
     if threads is not None and threads != torch.get_num_threads(): torch.set_num_threads(threads)
     return torch.get_num_threads()
 
-# %% ../nbs/00_config.ipynb #f8cfedc7
+# %% ../nbs/00_config.ipynb #4e8808f9
 def lower_priority(marker=None, niceness: int = 19) -> int | None:
     "Run the rest of this process at low CPU priority (`niceness`, every thread on Linux, `os.nice` elsewhere on POSIX) so that jobs beside it take the cores first; writes `marker` (JSON: niceness, pid, time) for them to read. Returns the niceness, None where the OS has none (Windows). Unprivileged processes cannot undo it: call it before a process's last heavy work, and only for work whose results do not depend on time (a step budget)."
     if not hasattr(os, "nice"): return None

@@ -52,7 +52,7 @@ RUN_DEFAULTS = dict(dataset=None, data_dir=None, size=None, channels=None, class
                     deterministic=True, num_threads=None, max_per_class=None, curate=None, cpu_bf16=False,
                     budget_split="equal", snapshots=0, snapshot_images=None, precision=None, log_with=None,
                     mask_dir=None, field_fraction=None, **{**PAIR_DEFAULTS, "pair_model": None})  # pair_model None: images only; set (or --mask-dir): image + mask pairs (cde.pairs)
-MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8)}  # measured per CPU second (03_gan, quality study)
+MODEL_PROFILE_TUNING = {("cde", "quick"): dict(batch_size=8, cpu_bf16="auto")}  # measured per CPU second (03_gan, quality study; bf16: 03_gan "bf16 on the CPU")
 STRATEGIES = ("per_class", "conditional")
 BUDGET_SPLITS = ("equal", "by_size")
 PRECISIONS = ("no", "fp16", "bf16")  # `precision`; None = Accelerate's own config
@@ -92,7 +92,7 @@ def resolve_config(user: Mapping) -> RunConfig:
     if cfg["time_budget_s"] is not None and not cfg["time_budget_s"] > 0: raise ValueError(f"time_budget_s: must be > 0 or None, got {cfg['time_budget_s']}")
     if cfg["max_per_class"] is not None and (not isinstance(cfg["max_per_class"], int) or cfg["max_per_class"] < 1):
         raise ValueError(f"max_per_class: must be an integer ≥ 1 or None, got {cfg['max_per_class']!r}")
-    if not isinstance(cfg["cpu_bf16"], bool): raise ValueError(f"cpu_bf16: must be true or false, got {cfg['cpu_bf16']!r}")
+    if not (isinstance(cfg["cpu_bf16"], bool) or cfg["cpu_bf16"] == "auto"): raise ValueError(f"cpu_bf16: must be true, false or auto, got {cfg['cpu_bf16']!r}")
     if cfg["precision"] not in (None, *PRECISIONS):
         raise ValueError(f"precision: unknown {cfg['precision']!r}; allowed: {_allowed(PRECISIONS)} (or null = Accelerate's config)")
     cfg["log_with"] = check_trackers(cfg["log_with"]) or None
