@@ -118,8 +118,8 @@ def plot_real_fake(real: CropSet, fake: CropSet, scores: np.ndarray, domain: str
     if len(scores) != len(fake): raise ValueError(f"scores: {len(scores)} for {len(fake)} generated images")
     blocks, rng = _by_class(fake, scores), np.random.default_rng(0)
     many = len(blocks) > 1
-    fig, ax = plt.subplots(2 * len(blocks), 3, figsize=(9, 6.6 * len(blocks)), squeeze=False,
-                           gridspec_kw={"height_ratios": [1, 1.3] * len(blocks)})
+    fig, ax = plt.subplots(2 * len(blocks), 3, figsize=(9, 6.6 * len(blocks)), squeeze=False, layout="constrained",
+                           gridspec_kw={"height_ratios": [1, 1.3] * len(blocks)})  # constrained: the grids' titles never run into the crops above
     for b, (c, idx) in enumerate(blocks):
         rc = np.flatnonzero(real.labels == real.classes.index(c)) if c in real.classes else np.arange(len(real))
         if len(rc) == 0: rc = np.arange(len(real))
@@ -137,7 +137,6 @@ def plot_real_fake(real: CropSet, fake: CropSet, scores: np.ndarray, domain: str
     how = how[0].upper() + how[1:]
     fig.suptitle((f"Figure {num}. " if num else "") + f"{domain}: real and generated cells\n" + textwrap.fill(how, 110)
                  + (f"\n{caption}" if caption else ""), fontsize=9)
-    fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=150, bbox_inches="tight")
     return fig
 
