@@ -80,23 +80,32 @@ def test_every_result_writer_records_provenance(path):
     if calls: assert re.search(r"from cde\.config import[^\n]*\b(provenance|git_state)\b", src) or path.parent.name == "cde"
 
 
-def recorded_git(obj) -> list:
+def _git_records(obj) -> list:
     "Every git record in a result file: `provenance.git` / a row's `git` ({'commit', 'dirty'}), or an old `environment.git_commit` (dirty unknown)."
     out = []
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k == "git" and isinstance(v, dict) and "commit" in v: out.append({"commit": v["commit"], "dirty": v.get("dirty")})
             elif k == "git_commit" and isinstance(v, str): out.append({"commit": v, "dirty": None})
-            else: out += recorded_git(v)
+            else: out += _git_records(v)
     elif isinstance(obj, list):
-        for v in obj: out += recorded_git(v)
+        for v in obj: out += _git_records(v)
     return out
+
+
+def recorded_git(obj) -> list:
+    "Every git record in a result file: `provenance.git` / a row's `git` ({'commit', 'dirty'}), or an old `environment.git_commit` (dirty unknown). An `environment.git_commit` counts only where no record with a dirty flag names the same commit."
+    out = _git_records(obj)
+    known = {r["commit"] for r in out if r["dirty"] is not None}
+    return [r for r in out if r["dirty"] is not None or r["commit"] not in known]
 
 
 def test_recorded_git_reads_new_and_old_records():
     new = {"provenance": {"git": {"commit": "a" * 40, "dirty": True}}, "rows": [{"git": {"commit": "b" * 40, "dirty": False}}]}
     assert recorded_git(new) == [{"commit": "a" * 40, "dirty": True}, {"commit": "b" * 40, "dirty": False}]
     assert recorded_git({"environment": {"git_commit": "c" * 40}}) == [{"commit": "c" * 40, "dirty": None}]
+    both = {"provenance": {"git": {"commit": "d" * 40, "dirty": False}}, "environment": {"git_commit": "d" * 40}}
+    assert recorded_git(both) == [{"commit": "d" * 40, "dirty": False}]  # the environment beside the provenance adds nothing
     assert recorded_git({"rows": []}) == []
 
 

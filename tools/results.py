@@ -43,17 +43,24 @@ def git_text(records) -> str:
     return ("commit " if len(parts) == 1 else "commits ") + ", ".join(parts)
 
 
-def recorded_git(obj) -> list:
+def _git_records(obj) -> list:
     "Every git record in a result file: `provenance.git` / a row's `git`, or an old `environment.git_commit` (dirty flag unknown)."
     out = []
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k == "git" and isinstance(v, dict) and "commit" in v: out.append({"commit": v["commit"], "dirty": v.get("dirty")})
             elif k == "git_commit" and isinstance(v, str): out.append({"commit": v, "dirty": None})
-            elif k not in ("config", "cfg"): out += recorded_git(v)
+            elif k not in ("config", "cfg"): out += _git_records(v)
     elif isinstance(obj, list):
-        for v in obj: out += recorded_git(v)
+        for v in obj: out += _git_records(v)
     return out
+
+
+def recorded_git(obj) -> list:
+    "Every git record in a result file: `provenance.git` / a row's `git`, or an old `environment.git_commit` (dirty flag unknown). An `environment.git_commit` counts only where no record with a dirty flag names the same commit."
+    out = _git_records(obj)
+    known = {r["commit"] for r in out if r["dirty"] is not None}
+    return [r for r in out if r["dirty"] is not None or r["commit"] not in known]
 
 
 # ---- the paper's tables (figures/) ----
@@ -71,7 +78,7 @@ def reproduce_conditions(root=ROOT) -> str:
     return (f"`cde reproduce --profile {r['profile']}` (seed {r['seed']}, {r['jobs']} domains at a time"
             + (f", {fmt(budgets[0])} s of GAN training per domain" if len(budgets) == 1 else "")
             + f", {fmt(r['total_s'], 0)} s wall clock) at {git_text([prov['git']] if 'git' in prov else [])}, "
-            f"{made[:10]}; " + (f"on {_env_text(r['environment'])}" if r.get("environment") else "machine not recorded (`figures/reproduce.json`)"))
+            f"{made[:10]}; " + (f"on {_env_text(r['environment'])} (`figures/reproduce.json`)" if r.get("environment") else "machine not recorded (`figures/reproduce.json`)"))
 
 
 def fid_compact(root=ROOT) -> str:
