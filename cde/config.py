@@ -74,12 +74,12 @@ def lower_priority(marker=None, niceness: int = 19) -> int | None:
     if tasks.is_dir():  # Linux: niceness is per thread; torch's pool threads exist already
         for tid in (int(t) for t in os.listdir(tasks)):
             try: os.setpriority(os.PRIO_PROCESS, tid, max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
-            except OSError: pass  # a thread that ended meanwhile
+            except ProcessLookupError: continue  # a thread that ended since the listing: nothing left to lower
     else: os.nice(max(0, niceness - os.nice(0)))
     group, ag = False, Path("/proc/self/autogroup")  # Linux autogroups: each session shares the CPU as one group, so thread niceness
     if ag.exists() and os.getsid(0) == os.getpid():  # counts only inside it; lower the group too, only when the session is this process's own
         try: ag.write_text(str(niceness)); group = True   # (a papermill kernel, a daemon), never a user's shell
-        except OSError: pass
+        except OSError as e: warnings.warn(f"lower_priority: could not lower this session's CPU group ({e}); jobs in other sessions still share the cores evenly")
     n = os.nice(0)
     if marker is not None: save_json({"niceness": n, "autogroup": group, "pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, marker)
     return n
