@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/"bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]/"tools"))
+from results import recorded_git  # the reader tools/readme.py writes the README with
 from quality import parse_variant, scrub  # noqa: E402
 
 def test_parse_variant_reads_numbers_booleans_and_presets():
@@ -78,26 +80,6 @@ def test_every_result_writer_records_provenance(path):
     src = path.read_text()
     assert "def git_state" not in src, f"{path.name}: use cde.config.git_state, not a copy"
     if calls: assert re.search(r"from cde\.config import[^\n]*\b(provenance|git_state)\b", src) or path.parent.name == "cde"
-
-
-def _git_records(obj) -> list:
-    "Every git record in a result file: `provenance.git` / a row's `git` ({'commit', 'dirty'}), or an old `environment.git_commit` (dirty unknown)."
-    out = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k == "git" and isinstance(v, dict) and "commit" in v: out.append({"commit": v["commit"], "dirty": v.get("dirty")})
-            elif k == "git_commit" and isinstance(v, str): out.append({"commit": v, "dirty": None})
-            else: out += _git_records(v)
-    elif isinstance(obj, list):
-        for v in obj: out += _git_records(v)
-    return out
-
-
-def recorded_git(obj) -> list:
-    "Every git record in a result file: `provenance.git` / a row's `git` ({'commit', 'dirty'}), or an old `environment.git_commit` (dirty unknown). An `environment.git_commit` counts only where no record with a dirty flag names the same commit."
-    out = _git_records(obj)
-    known = {r["commit"] for r in out if r["dirty"] is not None}
-    return [r for r in out if r["dirty"] is not None or r["commit"] not in known]
 
 
 def test_recorded_git_reads_new_and_old_records():
