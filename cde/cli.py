@@ -365,7 +365,8 @@ def validate_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=("classify", "segment"), default="classify", help="classify (Table 1, default) | segment: U-Nets on image + mask pairs (trtr, few_real, and with --synthetic pairs tstr, mixed, few_real_synthetic)")
     p.add_argument("--mask-dir", help="segment: instance masks mirroring --data-dir (default: the --synthetic pair run's)")
     p.add_argument("--test-mask-dir", help="segment: the masks of --test-dir, mirroring it")
-    p.add_argument("--few-synthetic", help="segment: a pair run trained on the few-real-masks arm's fields only (cde train ... --set field_fraction=F), its pairs in that arm")
+    p.add_argument("--few-synthetic", default="auto", help="segment: the few-real-masks arm's synthetic pairs: auto (default; with a pair run, train one with its settings on the arm's masks "
+                   "and the other fields' images with predicted masks), tstr (the --synthetic pairs: a generator that saw every mask), or a pair run trained on the arm's fields (cde train ... --set field_fraction=F)")
     p.add_argument("--arms", help="segment: comma-separated subset of trtr, few_real, tstr, mixed, few_real_synthetic (default: every arm the data allows)")
     p.add_argument("--synthetic-share", type=float, help="segment: share of each batch drawn from the synthetic pairs in mixed arms (default: the profile's; none = in proportion to their numbers)")
     p.add_argument("--few-fraction", type=float, default=0.1, help="segment: share of the real training fields in the few-real-masks arms (default 0.1)")

@@ -107,7 +107,7 @@ PROFILES = {
                          lr=1e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=1, threads=None, workers=1, channels_last=True, cpu_bf16=True,
                          n_boot=50, max_per_class=12, max_val=16, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=10),
-        "segment": dict(max_steps=4, batch_size=4, lr=2e-3, val_every=2, warmup=0.1, width=8, seeds=1)},
+        "segment": dict(max_steps=4, batch_size=4, lr=2e-3, val_every=2, warmup=0.1, width=8, seeds=1, synthetic_share=0.5)},
     "quick": {  # a 2-core CPU: 15 min per GAN; classifiers by a step budget at 32 px, 3 seeds (5 models x 5 arms x 3 seeds)
         "train": dict(epochs=1000, time_budget_s=900, batch_size=32, ckpt_every=250, keep_checkpoints=3,
                       sample_every=2, n_sample=64),
@@ -116,7 +116,7 @@ PROFILES = {
                          lr=2e-3, weight_decay=1e-4, dropout=0.0, stochastic_depth=0.0, seeds=3, threads="auto", workers="auto", channels_last=True, cpu_bf16=True,
                          n_boot=1000, max_per_class=None, max_val=512, inception_size=75, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=600),
-        "segment": dict(max_steps=600, batch_size=32, lr=2e-3, val_every=100, warmup=0.1, width=16, seeds=3)},  # U-Nets (cde.segment)
+        "segment": dict(max_steps=600, batch_size=32, lr=2e-3, val_every=100, warmup=0.1, width=16, seeds=3, synthetic_share=0.5)},  # U-Nets (cde.segment); half of each batch synthetic in the real + synthetic arms
     "paper": {  # a GPU: the paper's epochs; classifiers on full 64 px crops, epoch-bound with early stopping
         "train": dict(epochs=1000, time_budget_s=None, batch_size=64, ckpt_every=2000, keep_checkpoints=3,
                       sample_every=50, n_sample=64),
@@ -125,7 +125,7 @@ PROFILES = {
                          lr=1e-3, weight_decay=1e-4, dropout=None, stochastic_depth=None, seeds=3, threads="auto", workers="auto", channels_last=True, cpu_bf16=True,
                          n_boot=2000, max_per_class=None, max_val=None, inception_size=128, augment=True),
         "evaluate": dict(n_eval=500, max_eval_real=500, c2st_steps=1000),
-        "segment": dict(max_steps=3000, batch_size=64, lr=1e-3, val_every=250, warmup=0.05, width=32, seeds=3)},
+        "segment": dict(max_steps=3000, batch_size=64, lr=1e-3, val_every=250, warmup=0.05, width=32, seeds=3, synthetic_share=0.5)},
 }
 PROFILE_NAMES = (*PROFILES, "auto")
 PROFILE_PARTS = ("train", "classify", "evaluate", "segment")

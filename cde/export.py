@@ -49,7 +49,11 @@ def _fmt(v, nd=2):
 def _mask_note(cfg: dict) -> str:
     "How a pair run's masks were made (`cde.pairs.PAIR_CARD`), for the data card."
     from cde.pairs import PAIR_CARD
-    return PAIR_CARD[cfg["pair_model"]].format(alpha=cfg.get("pair_elastic"), sigma=cfg.get("pair_elastic_sigma", 5.0))
+    note = PAIR_CARD[cfg["pair_model"]].format(alpha=cfg.get("pair_elastic"), sigma=cfg.get("pair_elastic_sigma", 5.0))
+    if cfg.get("pair_pseudo_masks"):
+        note += (f"; the generator learned from the annotated {100 * cfg['field_fraction']:.0f} % of the training fields and from the other "
+                 "fields' images with masks predicted by a U-Net trained on those annotated pairs (pseudo-labels), so training masks include predictions")
+    return note
 
 def datacard_markdown(card: dict) -> str:
     "The human-readable body of the data card (`README.md`, under its YAML front matter) from the data card dict."

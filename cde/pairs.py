@@ -16,7 +16,7 @@ from .crops import CropSet
 # %% auto #0
 __all__ = ['PAIR_MODELS', 'PAIR_DEFAULTS', 'PAIR_CARD', 'mask_condition', 'pair_style', 'elastic_labels', 'augment_masks',
            'condition_to_labels', 'MaskToImage', 'JointGenerator', 'PairDiscriminator', 'build_pair_models',
-           'pair_step', 'pair_figure', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs',
+           'pair_step', 'pseudo_masks', 'pair_figure', 'pair_grid', 'train_pairs', 'load_pair_models', 'generate_pairs',
            'pair_discriminator_scores']
 
 # %% ../nbs/09a_pairs.ipynb #9a000005
@@ -114,7 +114,7 @@ class PairDiscriminator(nn.Module):
 # %% ../nbs/09a_pairs.ipynb #9a000020
 PAIR_MODELS = ("conditional", "joint")
 PAIR_DEFAULTS = dict(pair_model="conditional", pair_width=16, pair_nz=32, pair_l1=10.0, pair_batch=16, pair_lr=2e-4,
-                     pair_elastic=4.0, pair_elastic_sigma=8.0)
+                     pair_elastic=4.0, pair_elastic_sigma=8.0, pair_pseudo_masks=False)
 
 def build_pair_models(cfg) -> tuple[nn.Module, nn.Module]:
     "(generator, discriminator) of a pair run's config."
@@ -132,6 +132,21 @@ def pair_step(G, D, oG, oD, x, cond, style, z, kind: str, l1: float) -> dict:
     loss_g = adv + l1 * rec
     oG.zero_grad(set_to_none=True); loss_g.backward(); oG.step()
     return {"loss_g": float(adv.detach()), "loss_d": float(loss_d.detach()), "l1": float(rec.detach())}
+
+# %% ../nbs/09a_pairs.ipynb #9a88603e
+def pseudo_masks(labelled: CropSet, unlabelled: CropSet, val: CropSet, seg_cfg: dict, seed: int = 0, device="cpu") -> tuple[CropSet, dict]:
+    "`unlabelled`'s crops with instance masks predicted by a U-Net trained on `labelled`'s pairs (`cde.segment.fit_unet` with `seg_cfg`, selected on `val`'s pairs); objects are the 4-connected components of foreground > 0.5. Returns (crops with masks, what was done)."
+    import dataclasses
+    from cde.config import seed_everything
+    from cde.segment import build_unet, fit_unet, predict_foreground, instance_labels
+    if labelled.masks is None or val.masks is None: raise ValueError("pseudo_masks: the labelled and validation crops need masks")
+    seed_everything(seed); unet = build_unet(labelled.channels, seg_cfg["width"])
+    fit = fit_unet(unet, labelled, val, seg_cfg, seed, device)
+    prob = predict_foreground(unet, unlabelled, device=device)
+    masks = np.stack([instance_labels(p) for p in prob]) if len(prob) else np.zeros(unlabelled.images.shape[:3], np.int32)
+    info = {"n": len(unlabelled), "fields": len(set(unlabelled.sources)), "labelled_pairs": len(labelled), "unet_steps": fit["steps"],
+            "unet_best_val_dice": round(float(fit["best_val_dice"]), 4), "unet_wall_s": fit["wall_s"]}
+    return dataclasses.replace(unlabelled, masks=masks), info
 
 # %% ../nbs/09a_pairs.ipynb #9a000021
 def _pair_batch(X, C, S, idx, g):
@@ -167,7 +182,7 @@ def pair_grid(cs: CropSet, n: int = 32) -> torch.Tensor:
 def train_pairs(cfg, parts: dict, out, progress: bool = True) -> Path:
     "Train the pair generator of `cfg` (`pair_model`: conditional or joint) on `parts['train']`'s image + mask pairs into run directory `out`, within `time_budget_s` and `epochs`."
     from tqdm.auto import tqdm
-    from cde.config import Budget, environment_info, make_run_dir, save_json, seed_everything
+    from cde.config import Budget, environment_info, load_json, make_run_dir, save_json, seed_everything
     from cde.crops import to_tensor
     from cde.run import save_grid, write_losses
     out = Path(out); tr = parts["train"]
@@ -179,6 +194,13 @@ def train_pairs(cfg, parts: dict, out, progress: bool = True) -> Path:
     save_json({"train_checksum": tr.checksum(), "counts": {k: v.counts() for k, v in parts.items()}, "n": {k: len(v) for k, v in parts.items()},
                "sources": {k: sorted(set(v.sources)) for k, v in parts.items()}, "split_seed": cfg["split_seed"],
                "max_per_class": cfg["max_per_class"], "masks": True}, out/"data.json")
+    pseudo = None
+    if cfg.get("pair_pseudo_masks"):  # few masks: the other training fields' images join with predicted masks
+        from cde.classify import concat_sets
+        from cde.config import resolve_profile
+        if "unlabelled" not in parts: raise ValueError("pair_pseudo_masks: no unlabelled training fields (set field_fraction below 1)")
+        unl, pseudo = pseudo_masks(tr, parts["unlabelled"], parts["val"], resolve_profile(cfg["profile"], torch.device("cpu")).segment, cfg["seed"])
+        tr = concat_sets(tr, unl); save_json({**load_json(out/"data.json"), "pseudo_masks": pseudo}, out/"data.json")
     X, C, S = to_tensor(tr.images), mask_condition(tr.masks), pair_style(tr.images, tr.masks)
     g = torch.Generator().manual_seed(cfg["seed"]); torch.manual_seed(cfg["seed"])
     G, D = build_pair_models(cfg)
@@ -198,7 +220,7 @@ def train_pairs(cfg, parts: dict, out, progress: bool = True) -> Path:
     save_grid(pair_grid(generate_pairs(out, 32, seed=0)), out/"samples"/"pairs_final.png")
     save_json({"complete": True, "units": ["pairs"], "steps": {"pairs": step}, "images_seen": {"pairs": step * bs},
                "elapsed_s": {"pairs": round(secs, 3)}, "images_per_s": {"pairs": round(step * bs / max(secs, 1e-9), 2)},
-               "budget_s": {"pairs": cfg["time_budget_s"]}}, out/"status.json")
+               "budget_s": {"pairs": cfg["time_budget_s"]}, **({"pseudo_masks_unet_s": pseudo["unet_wall_s"]} if pseudo else {})}, out/"status.json")
     return out
 
 # %% ../nbs/09a_pairs.ipynb #9a000023

@@ -110,6 +110,10 @@ def resolve_config(user: Mapping) -> RunConfig:
     if cfg["pair_model"] not in (None, *PAIR_MODELS):
         raise ValueError(f"pair_model: unknown {cfg['pair_model']!r}; allowed: {_allowed(PAIR_MODELS)} (or null = images only)")
     if cfg["pair_model"] is not None and cfg["curate"]: raise ValueError("curate: not supported with image + mask pairs yet (curation changes images, not masks)")
+    if not isinstance(cfg["pair_pseudo_masks"], bool): raise ValueError(f"pair_pseudo_masks: must be true or false, got {cfg['pair_pseudo_masks']!r}")
+    if cfg["pair_pseudo_masks"] and not (cfg["pair_model"] and ff):
+        raise ValueError("pair_pseudo_masks: needs an image + mask run with field_fraction (the annotated share of the training fields; "
+                         "the other fields' images are then learned from with predicted masks)")
     return RunConfig(cfg)
 
 # %% ../nbs/03b_run.ipynb #915093be
@@ -182,7 +186,10 @@ def run_data(cfg: RunConfig, progress: bool = False) -> tuple[RunConfig, dict]:
         parts["train"] = tr.subset(np.sort(np.concatenate(keep)))
     if cfg.get("field_fraction"):  # a seeded share of the training fields (a lab with few annotated fields; cde.segment.few_fields)
         from cde.segment import few_fields
-        tr = parts["train"]; parts["train"] = tr.subset(np.isin(tr.sources, few_fields(tr.sources, cfg["field_fraction"], cfg["split_seed"])))
+        tr = parts["train"]; few = np.isin(tr.sources, few_fields(tr.sources, cfg["field_fraction"], cfg["split_seed"]))
+        parts["train"] = tr.subset(few)
+        if cfg.get("pair_pseudo_masks"):  # the other training fields as images without masks (a lab's unannotated fields)
+            parts["unlabelled"] = tr.subset(~few); parts["unlabelled"].masks = None
     cfg["effective_strategy"] = "single" if len(cfg["classes"]) == 1 else cfg["strategy"]
     return RunConfig(cfg), parts
 

@@ -12,7 +12,7 @@ import torch
 __all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
            'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
            'seed_mean_interval', 'paired_mean_difference', 'few_fields', 'segmentation_arms', 'run_segmentation',
-           'segment_real', 'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
+           'segment_real', 'train_few_pairs', 'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
 
 # %% ../nbs/09_segment.ipynb #5e900005
 def instance_labels(foreground, threshold: float = 0.5) -> np.ndarray:
@@ -226,6 +226,19 @@ def segment_real(run=None, *, dataset=None, data_dir=None, mask_dir=None, split_
         raise ValueError(f"the real crops of {src['dataset']!r} have no masks: give --mask-dir (a folder mirroring the crops with instance masks)")
     return parts, {k: None if v is None else str(v) for k, v in src.items()}
 
+# %% ../nbs/09_segment.ipynb #8e93ea42
+def train_few_pairs(pair_run, out, few_fraction: float, progress: bool = True) -> Path:
+    "Train the few-real-masks arm's pair generator into `out`: pair run `pair_run`'s settings on the `few_fields` share `few_fraction` of every training field (its `split_seed` picks them), with the other training fields' images and predicted masks (`pair_pseudo_masks`)."
+    from pathlib import Path
+    from cde.config import load_json
+    from cde.run import resolve_saved
+    from cde.train import train
+    saved = load_json(Path(pair_run)/"config.json")
+    if not saved.get("pair_model"): raise ValueError(f"{pair_run}: an image-only GAN run; the few-masks generator needs an image + mask run")
+    if saved.get("field_fraction"): raise ValueError(f"{pair_run}: trained on a share of the fields already (field_fraction {saved['field_fraction']}); give the run trained on all of them")
+    cfg = resolve_saved({**saved, "max_per_class": None, "field_fraction": few_fraction, "pair_pseudo_masks": True})
+    return train(cfg, out, progress=progress)
+
 # %% ../nbs/09_segment.ipynb #5ec00002
 def seg_table(res: dict):
     "The segmentation table of a `run_segmentation` result: one row per arm, Dice / IoU / DSB score as seed means with their 95 % intervals by source field."
@@ -266,12 +279,12 @@ def write_seg_tables(res: dict, out) -> list:
 # %% ../nbs/09_segment.ipynb #5ec00003
 def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
                        profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
-                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic=None,
+                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic="auto",
                        arms=None, synthetic_share=None) -> dict:
-    "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results."
+    "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results. `few_synthetic`: `auto` (with a pair run: `train_few_pairs` into `out`/few_pairs), `tstr` (the TSTR generator's pairs), or a pair run trained on the few fields."
     from pathlib import Path
-    from cde.config import (environment_info, get_device, make_run_dir, provenance, resolve_profile, resolve_threads,
-                            save_json)
+    from cde.config import (environment_info, get_device, load_json, make_run_dir, portable_path, provenance, resolve_profile,
+                            resolve_threads, save_json)
     from cde.classify import is_run_dir
     from cde.run import generate
     prof = resolve_profile(profile, get_device(device))
@@ -291,6 +304,12 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         from cde.config import load_json
         if not load_json(Path(run)/"config.json").get("pair_model"):
             raise ValueError(f"--synthetic {run}: an image-only GAN run; segmentation needs an image + mask run (cde train ... --mask-dir DIR)")
+    few_arm = arms is None or "few_real_synthetic" in arms
+    if few_synthetic == "auto" and run is not None and few_arm:
+        from cde.config import load_json
+        rs = load_json(Path(run)/"config.json")["split_seed"]
+        if seed != rs: raise ValueError(f"--seed {seed}: the few-masks generator's fields are picked by the pair run's split seed {rs}; use --seed {rs} or --few-synthetic tstr")
+    elif few_synthetic in ("auto", "tstr"): few_synthetic = None  # no pair run to copy (or asked for): the TSTR pairs serve the arm
     real, src = segment_real(run, dataset=dataset, data_dir=data_dir, mask_dir=mask_dir,
                              split_seed=seed if split_seed is None else split_seed, progress=progress)
     tr = real["train"]
@@ -305,7 +324,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         syn = _pair_folder(synthetic, tr.channels, tr.size)
         if n_synthetic: syn = syn.subset(np.random.default_rng(seed).permutation(len(syn))[:n_synthetic])
     few_syn = None
-    if few_synthetic is not None:  # the few-real-masks arm's own generator: trained on exactly that arm's fields
+    if few_synthetic is not None and few_synthetic != "auto":  # the few-real-masks arm's own generator: trained on exactly that arm's fields
         from cde.config import load_json
         if not is_run_dir(few_synthetic): raise FileNotFoundError(f"--few-synthetic: {few_synthetic} is not a pair run directory")
         want, got = few_fields(tr.sources, few_fraction, seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
@@ -315,7 +334,11 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         few_syn = generate(few_synthetic, n_synthetic or len(tr), seed)
     if syn is not None and syn.images.shape[1:] != tr.images.shape[1:]:
         raise ValueError(f"--synthetic: pairs of shape {syn.images.shape[1:]} do not match the real crops' {tr.images.shape[1:]}")
-    out = make_run_dir(out); torch.set_num_threads(resolve_threads(threads))
+    out = make_run_dir(out)
+    if few_synthetic == "auto":  # a lab's case: a generator that saw the arm's masks only (and the other fields' images)
+        few_synthetic = train_few_pairs(run, out/"few_pairs", few_fraction, progress=progress)
+        few_syn = generate(few_synthetic, n_synthetic or len(tr), seed)
+    torch.set_num_threads(resolve_threads(threads))
     conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof.name, "segment": cfg,
             "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
             "test_dir": None if test_dir is None else str(test_dir), "test_mask_dir": None if test_mask_dir is None else str(test_mask_dir),
@@ -327,6 +350,11 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
                            width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": prov}
+    if few_syn is not None and load_json(Path(few_synthetic)/"config.json").get("pair_pseudo_masks"):
+        res["few_synthetic"] = ("a generator trained on the few fields' pairs and the other training fields' images with masks predicted "
+                                "by a U-Net trained on those pairs (pseudo-labels; no other real mask)")
+        res["few_pairs"] = {"run": portable_path(few_synthetic), **load_json(Path(few_synthetic)/"data.json")["pseudo_masks"],
+                            **{k: load_json(Path(few_synthetic)/"status.json")[k]["pairs"] for k in ("steps", "images_seen", "elapsed_s")}}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
     if syn is not None:
         from cde.pairs import pair_figure
