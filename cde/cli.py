@@ -369,7 +369,7 @@ def validate_parser() -> argparse.ArgumentParser:
                    "and the other fields' images with predicted masks), tstr (the --synthetic pairs: a generator that saw every mask), or a pair run trained on the arm's fields (cde train ... --set field_fraction=F)")
     p.add_argument("--arms", help="segment: comma-separated subset of trtr, few_real, tstr, mixed, few_real_synthetic (default: every arm the data allows)")
     p.add_argument("--synthetic-share", type=float, help="segment: share of each batch drawn from the synthetic pairs in mixed arms (default: the profile's; none = in proportion to their numbers)")
-    p.add_argument("--few-fraction", type=float, default=0.1, help="segment: share of the real training fields in the few-real-masks arms (default 0.1)")
+    p.add_argument("--few-fraction", type=float, default=0.02, help="segment: share of the real training fields in the few-real-masks arms (default 0.02, cde.segment.FEW_FRACTION)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
+__all__ = ['DSB_THRESHOLDS', 'SEG_CLAIMS', 'FEW_FRACTION', 'instance_labels', 'iou_matrix', 'instance_ap', 'mean_instance_ap',
            'foreground_scores', 'build_unet', 'predict_foreground', 'fit_unet', 'segmentation_scores',
            'seed_mean_interval', 'paired_mean_difference', 'few_fields', 'segmentation_arms', 'run_segmentation',
            'segment_real', 'train_few_pairs', 'seg_table', 'seg_statement', 'write_seg_tables', 'segment_validation']
@@ -143,13 +143,14 @@ def paired_mean_difference(a, b, groups=None, n_boot: int = 1000, seed: int = 0,
 # %% ../nbs/09_segment.ipynb #5eb00003
 SEG_CLAIMS = (("mixed", "trtr", "synthetic pairs improve Dice"),
               ("few_real_synthetic", "few_real", "synthetic pairs help when few real masks exist"))
+FEW_FRACTION = 0.02  # the few-real-masks arms' share of the training fields (`--few-fraction`)
 
 def few_fields(sources, fraction: float, seed: int = 0) -> list:
     "The seeded `fraction` of the distinct source fields in `sources` (at least one), sorted: the few-real-masks arm's fields, and those a pair generator for that arm trains on (run config `field_fraction`)."
     fields = np.unique(np.asarray(sources)); rng = np.random.default_rng(seed)
     return sorted(rng.choice(fields, max(1, int(round(fraction * len(fields)))), replace=False).tolist())
 
-def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: int = 0, few_synthetic=None) -> list:
+def segmentation_arms(train, synthetic=None, few_fraction: float = FEW_FRACTION, seed: int = 0, few_synthetic=None) -> list:
     "The training sets of the segmentation protocol as (arm, CropSet): trtr and few_real (`few_fields` of the real training fields), and with `synthetic` pairs tstr, mixed and few_real_synthetic (with `few_synthetic`, pairs of a generator trained on the few fields only, in that arm)."
     from cde.classify import concat_sets
     few_set = train.subset(np.isin(train.sources, few_fields(train.sources, few_fraction, seed)))
@@ -162,12 +163,12 @@ def segmentation_arms(train, synthetic=None, few_fraction: float = 0.1, seed: in
     return arms
 
 # %% ../nbs/09_segment.ipynb #5eb00005
-def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_fraction: float = 0.1, width: int = 16,
-                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True, few_synthetic=None, arms=None) -> dict:
+def run_segmentation(real: dict, *, synthetic=None, cfg: dict, seeds=(0,), few_fraction: float = FEW_FRACTION, width: int = 16,
+                     n_boot: int = 1000, seed: int = 0, device="cpu", progress: bool = True, few_synthetic=None, arms=None, few_seed=None) -> dict:
     "Train a U-Net per arm (`segmentation_arms`) and training seed on `real['train']` (± `synthetic` pairs), select on `real['val']`, score on `real['test']`: per-arm Dice, IoU and DSB instance score as seed means with intervals by source field, and the claims as paired differences."
     from tqdm.auto import tqdm
     from cde.config import seed_everything
-    test, every = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed, few_synthetic)
+    test, every = real["test"], segmentation_arms(real["train"], synthetic, few_fraction, seed if few_seed is None else few_seed, few_synthetic)
     if arms is not None:  # a subset of the arms, in protocol order
         bad = sorted(set(arms) - {a for a, _ in every})
         if bad: raise ValueError(f"arms: {', '.join(bad)} not available here; allowed: {', '.join(a for a, _ in every)}")
@@ -279,7 +280,7 @@ def write_seg_tables(res: dict, out) -> list:
 # %% ../nbs/09_segment.ipynb #5ec00003
 def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask_dir=None, test_dir=None, test_mask_dir=None,
                        profile="auto", seed: int = 0, split_seed=None, seeds=None, max_steps=None, n_synthetic=None,
-                       few_fraction: float = 0.1, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic="auto",
+                       few_fraction: float = FEW_FRACTION, device="auto", threads=None, progress: bool = True, argv=None, few_synthetic="auto",
                        arms=None, synthetic_share=None) -> dict:
     "`cde validate --task segment` as a function: check everything, then `run_segmentation` into the new folder `out` (config.json, environment.json, results.json, table_seg.md/.csv); returns the results. `few_synthetic`: `auto` (with a pair run: `train_few_pairs` into `out`/few_pairs), `tstr` (the TSTR generator's pairs), or a pair run trained on the few fields."
     from pathlib import Path
@@ -304,15 +305,11 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         from cde.config import load_json
         if not load_json(Path(run)/"config.json").get("pair_model"):
             raise ValueError(f"--synthetic {run}: an image-only GAN run; segmentation needs an image + mask run (cde train ... --mask-dir DIR)")
-    few_arm = arms is None or "few_real_synthetic" in arms
-    if few_synthetic == "auto" and run is not None and few_arm:
-        from cde.config import load_json
-        rs = load_json(Path(run)/"config.json")["split_seed"]
-        if seed != rs: raise ValueError(f"--seed {seed}: the few-masks generator's fields are picked by the pair run's split seed {rs}; use --seed {rs} or --few-synthetic tstr")
-    elif few_synthetic in ("auto", "tstr"): few_synthetic = None  # no pair run to copy (or asked for): the TSTR pairs serve the arm
+    if few_synthetic in ("auto", "tstr") and not (few_synthetic == "auto" and run is not None and (arms is None or "few_real_synthetic" in arms)):
+        few_synthetic = None  # no pair run to copy (or asked for): the TSTR pairs serve the arm
     real, src = segment_real(run, dataset=dataset, data_dir=data_dir, mask_dir=mask_dir,
                              split_seed=seed if split_seed is None else split_seed, progress=progress)
-    tr = real["train"]
+    tr, few_seed = real["train"], int(src["split_seed"])  # the split seed picks the few fields, as a pair run's field_fraction does
     if test_dir is not None:
         from cde.crops import read_folder
         real["test"] = read_folder(test_dir, tr.channels, tr.size, mask_root=test_mask_dir)[0]
@@ -327,7 +324,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     if few_synthetic is not None and few_synthetic != "auto":  # the few-real-masks arm's own generator: trained on exactly that arm's fields
         from cde.config import load_json
         if not is_run_dir(few_synthetic): raise FileNotFoundError(f"--few-synthetic: {few_synthetic} is not a pair run directory")
-        want, got = few_fields(tr.sources, few_fraction, seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
+        want, got = few_fields(tr.sources, few_fraction, few_seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
         if sorted(map(str, got)) != [str(f) for f in want]:
             raise ValueError(f"--few-synthetic {few_synthetic}: trained on {len(got)} fields, not the {len(want)} of the few-real-masks arm; "
                              f"train it with --set field_fraction={few_fraction} and the same split and seed")
@@ -348,7 +345,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     prov = provenance(conf)  # the code as it is when the U-Nets start, not when they end
     t0 = time.perf_counter()
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
-                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms)
+                           width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms, few_seed=few_seed)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": prov}
     if few_syn is not None and load_json(Path(few_synthetic)/"config.json").get("pair_pseudo_masks"):
         res["few_synthetic"] = ("a generator trained on the few fields' pairs and the other training fields' images with masks predicted "

@@ -74,6 +74,15 @@ def test_validate_segment_from_a_pair_run_and_from_a_folder(pair_run, tmp_path):
     assert {c["arm"] for c in res["claims"]} == {"mixed", "few_real_synthetic"}
     assert "TSTR" in (tmp_path/"v"/"table_seg.md").read_text() and res["provenance"]["git"]["commit"]
     assert 0 <= res["mask_fit"]["value"] <= 1 and (tmp_path/"v"/"figure5_pairs.png").stat().st_size > 0
+    # the few-real-masks arm's own generator (--few-synthetic auto): the arm's fields' masks, the other fields' images with predicted masks
+    from cde.data import load_domain, standard_split
+    from cde.segment import FEW_FRACTION, few_fields
+    few = json.loads((tmp_path/"v"/"few_pairs"/"data.json").read_text())
+    tr = standard_split(load_domain("sample", progress=False), 0)["train"]
+    assert few["sources"]["train"] == [str(f) for f in few_fields(tr.sources, FEW_FRACTION)]
+    assert sorted(few["sources"]["train"] + few["sources"]["unlabelled"]) == sorted(map(str, set(tr.sources)))
+    assert few["pseudo_masks"]["n"] == few["n"]["unlabelled"] > 0 and "pseudo-labels" in res["few_synthetic"]
+    assert json.loads((tmp_path/"v"/"few_pairs"/"config.json").read_text())["pair_pseudo_masks"] is True
     rc, _, err = cli("generate", pair_run, "--n", 8, "--with-masks", "--out", tmp_path/"gen")
     rc, _, err = cli("validate", "--task", "segment", "--synthetic", tmp_path/"gen", "--dataset", "sample", "--profile", "smoke",
                      "--quiet", "--out", tmp_path/"v2")
@@ -114,7 +123,18 @@ def test_few_synthetic_is_trained_on_the_few_arms_fields(pair_run, tmp_path):
     seg = ["validate", "--task", "segment", "--synthetic", pair_run, "--few-synthetic", tmp_path/"few", "--profile", "smoke", "--quiet"]
     rc, _, err = cli(*seg, "--few-fraction", "0.2", "--out", tmp_path/"bad")
     assert rc == 2 and "field_fraction=0.2" in err and not (tmp_path/"bad").exists()
-    rc, _, err = cli(*seg, "--out", tmp_path/"v")
+    rc, _, err = cli(*seg, "--few-fraction", "0.1", "--out", tmp_path/"v")
     assert rc == 0, err
     res = json.loads((tmp_path/"v"/"results.json").read_text())
     assert res["few_synthetic"].startswith("a generator trained on the few fields")
+
+
+def test_few_fraction_default_and_the_data_card_of_pseudo_masks():
+    from cde.cli import validate_parser
+    from cde.export import _mask_note
+    from cde.segment import FEW_FRACTION
+    a = validate_parser().parse_args(["--task", "segment", "--dataset", "sample", "--out", "x"])
+    assert a.few_fraction == FEW_FRACTION and a.few_synthetic == "auto"
+    cfg = {"pair_model": "conditional", "pair_elastic": 4.0, "pair_elastic_sigma": 8.0}
+    assert "predicted" not in _mask_note(cfg)
+    assert "masks predicted by a U-Net" in _mask_note({**cfg, "pair_pseudo_masks": True, "field_fraction": 0.02})
