@@ -45,6 +45,8 @@ def test_run_domain_papermill_outputs(smoke_run):
     assert [r["arm"] for r in res["summary"]] == ["trtr", "few_real", "tstr", "mixed", "few_real_synthetic"]
     assert "Dice" in (smoke_run/"segment"/"table_seg.md").read_text() and summary["segment_claims"] == res["claims"]
     assert np.asarray(Image.open(smoke_run/"segment"/"figure5_pairs.png")).std() > 5
+    few = json.loads((smoke_run/"pairs_few"/"data.json").read_text())  # the few-masks arm's own generator, with pseudo-labels
+    assert few["pseudo_masks"]["n"] > 0 and "pseudo-labels" in res["few_synthetic"] and res["few_fraction"] == 0.02
 
 def test_export_writes_datacard(smoke_run, tmp_path):
     r = cde("export", smoke_run/"gan", "--n", 12, "--out", tmp_path/"syn")
