@@ -232,13 +232,13 @@ def train_few_pairs(pair_run, out, few_fraction: float, progress: bool = True) -
     "Train the few-real-masks arm's pair generator into `out`: pair run `pair_run`'s settings on the `few_fields` share `few_fraction` of every training field (its `split_seed` picks them), with the other training fields' images and predicted masks (`pair_pseudo_masks`)."
     from pathlib import Path
     from cde.config import load_json
-    from cde.run import resolve_saved
-    from cde.train import train
+    from cde.pairs import train_pairs
+    from cde.run import resolve_saved, run_data
     saved = load_json(Path(pair_run)/"config.json")
     if not saved.get("pair_model"): raise ValueError(f"{pair_run}: an image-only GAN run; the few-masks generator needs an image + mask run")
     if saved.get("field_fraction"): raise ValueError(f"{pair_run}: trained on a share of the fields already (field_fraction {saved['field_fraction']}); give the run trained on all of them")
-    cfg = resolve_saved({**saved, "max_per_class": None, "field_fraction": few_fraction, "pair_pseudo_masks": True})
-    return train(cfg, out, progress=progress)
+    cfg, parts = run_data(resolve_saved({**saved, "max_per_class": None, "field_fraction": few_fraction, "pair_pseudo_masks": True}))
+    return train_pairs(cfg, parts, out, progress=progress)  # what cde.train.train does for a pair run (the loop stays the CLI's)
 
 # %% ../nbs/09_segment.ipynb #5ec00002
 def seg_table(res: dict):
