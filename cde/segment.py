@@ -302,7 +302,6 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     if out and Path(out).exists() and any(Path(out).iterdir()): raise FileExistsError(f"--out: {out} exists and is not empty (runs are never overwritten)")
     run = synthetic if synthetic is not None and is_run_dir(synthetic) else None
     if run is not None:
-        from cde.config import load_json
         if not load_json(Path(run)/"config.json").get("pair_model"):
             raise ValueError(f"--synthetic {run}: an image-only GAN run; segmentation needs an image + mask run (cde train ... --mask-dir DIR)")
     if few_synthetic in ("auto", "tstr") and not (few_synthetic == "auto" and run is not None and (arms is None or "few_real_synthetic" in arms)):
@@ -322,7 +321,6 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
         if n_synthetic: syn = syn.subset(np.random.default_rng(seed).permutation(len(syn))[:n_synthetic])
     few_syn = None
     if few_synthetic is not None and few_synthetic != "auto":  # the few-real-masks arm's own generator: trained on exactly that arm's fields
-        from cde.config import load_json
         if not is_run_dir(few_synthetic): raise FileNotFoundError(f"--few-synthetic: {few_synthetic} is not a pair run directory")
         want, got = few_fields(tr.sources, few_fraction, few_seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
         if sorted(map(str, got)) != [str(f) for f in want]:
@@ -347,11 +345,13 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
                            width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms, few_seed=few_seed)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": prov}
-    if few_syn is not None and load_json(Path(few_synthetic)/"config.json").get("pair_pseudo_masks"):
+    few_data = None if few_syn is None else load_json(Path(few_synthetic)/"data.json")
+    if few_data and "pseudo_masks" in few_data:
+        status = load_json(Path(few_synthetic)/"status.json")
         res["few_synthetic"] = ("a generator trained on the few fields' pairs and the other training fields' images with masks predicted "
                                 "by a U-Net trained on those pairs (pseudo-labels; no other real mask)")
-        res["few_pairs"] = {"run": portable_path(few_synthetic), **load_json(Path(few_synthetic)/"data.json")["pseudo_masks"],
-                            **{k: load_json(Path(few_synthetic)/"status.json")[k]["pairs"] for k in ("steps", "images_seen", "elapsed_s")}}
+        res["few_pairs"] = {"run": portable_path(few_synthetic), **few_data["pseudo_masks"],
+                            **{k: status[k]["pairs"] for k in ("steps", "images_seen", "elapsed_s")}}
     save_json(res, out/"results.json"); write_seg_tables(res, out)
     if syn is not None:
         from cde.pairs import pair_figure
