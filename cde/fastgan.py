@@ -68,18 +68,18 @@ def _down(cin: int, cout: int) -> nn.Sequential:
     "FastGAN down-block: 4×4 stride-2 conv with spectral norm, batch norm, leaky ReLU."
     return nn.Sequential(_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), True), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
 
-def _decoder(cin: int, channels: int, ups: int) -> nn.Sequential:
-    "FastGAN's simple decoder: `ups` × (×2 nearest upsampling, 3×3 conv, batch norm, GLU), halving the width, then a 3×3 conv and tanh."
-    layers, c = [], cin
+def _decoder(cin: int, channels: int, ups: int, width: int = 0) -> nn.Sequential:
+    "FastGAN's simple decoder: `ups` × (×2 nearest upsampling, 3×3 conv, batch norm, GLU), halving the width, then a 3×3 conv and tanh; `width` > 0: a 1×1 conv to `width` channels first, which every block keeps (a light decoder)."
+    layers, c = ([nn.Conv2d(cin, width, 1, 1, 0, bias=False)], width) if width else ([], cin)
     for _ in range(ups):
-        o = max(c // 2, 8)
+        o = c if width else max(c // 2, 8)
         layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, o * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(o * 2), nn.GLU(1)]
         c = o
     return nn.Sequential(*layers, nn.Conv2d(c, channels, 3, 1, 1), nn.Tanh())
 
 class FastGANDiscriminator(nn.Module):
     "FastGAN-style self-supervised D: spectral-norm down-blocks to 4×4, a patch-logit head [+ class projection], and two decoders that redraw real images (whole at half size, a quarter at full size) from its features."
-    def __init__(self, ndf: int = 32, channels: int = 3, size: int = 64, n_classes: int = 0):
+    def __init__(self, ndf: int = 32, channels: int = 3, size: int = 64, n_classes: int = 0, dec_width: int = 0):
         super().__init__()
         n = _check_res(size)
         widths = [ndf * 2 ** min(i, 3) for i in range(n)]  # 64 px: ndf @32, 2·ndf @16, 4·ndf @8, 8·ndf @4
@@ -88,8 +88,8 @@ class FastGANDiscriminator(nn.Module):
         c = widths[-1]
         self.head = nn.Sequential(_sn(nn.Conv2d(c, c, 1, 1, 0, bias=False), True), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, inplace=True),
                                   _sn(nn.Conv2d(c, 1, 3, 1, 1), True))
-        self.dec_all = _decoder(c, channels, int(math.log2(size // 2 // 4)))  # 4×4 → size/2
-        self.dec_part = _decoder(widths[-2], channels, int(math.log2(size // 2 // 4)))  # a 4×4 quarter of the 8×8 map → size/2 = the quarter at full size
+        self.dec_all = _decoder(c, channels, int(math.log2(size // 2 // 4)), dec_width)  # 4×4 → size/2
+        self.dec_part = _decoder(widths[-2], channels, int(math.log2(size // 2 // 4)), dec_width)  # a 4×4 quarter of the 8×8 map → size/2 = the quarter at full size
         self.n_classes = n_classes
         if n_classes: self.embed = _sn(nn.Embedding(n_classes, c), True)
     def forward(self, x, y=None, recon: bool = False):

@@ -200,7 +200,7 @@ MODELS = {
 }
 RECIPE_DEFAULTS = dict(g_arch="dcgan", d_arch="dcgan", r2_gamma=0.0, reg_every=4, ema_kimg=None, ema_rampup=0.05,
                        ada_target=None, ada_interval=4, ada_kimg=500,
-                       lecam=0.0, lecam_decay=0.99, proj_size=64, recon=0.0)  # the options' values before they existed
+                       lecam=0.0, lecam_decay=0.99, proj_size=64, recon=0.0, recon_width=0)  # the options' values before they existed
 G_ARCHS = ("dcgan", "resnet", "fastgan")  # fastgan: cde.fastgan
 D_ARCHS = ("dcgan", "resnet", "projected", "fastgan")  # projected: cde.projected (frozen EfficientNet-lite0 features); fastgan: cde.fastgan
 
@@ -214,7 +214,7 @@ def build_models(cfg: dict, n_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     if cfg.get("d_arch", "dcgan") == "resnet": D = ResNetDiscriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg["spectral_norm"])
     elif cfg.get("d_arch") == "fastgan":
         from cde.fastgan import FastGANDiscriminator
-        D = FastGANDiscriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes)
+        D = FastGANDiscriminator(cfg["ndf"], cfg["channels"], cfg["size"], n_classes, cfg.get("recon_width", 0))
     elif cfg.get("d_arch") == "projected":
         from cde.projected import ProjectedDiscriminator
         D = ProjectedDiscriminator(cfg["channels"], cfg["size"], n_classes, cfg.get("proj_size", 64), width=cfg["ndf"] * 2)
@@ -313,6 +313,8 @@ def check_recipe(cfg: dict) -> dict:
     if not _num(cfg["lecam"]) or cfg["lecam"] < 0: raise ValueError(f"lecam: must be a number ≥ 0 (0 = off, e.g. 0.3), got {cfg['lecam']!r}")
     if not _num(cfg["lecam_decay"]) or not 0 < cfg["lecam_decay"] < 1: raise ValueError(f"lecam_decay: must be in (0, 1), got {cfg['lecam_decay']!r}")
     if not _num(cfg["recon"]) or cfg["recon"] < 0: raise ValueError(f"recon: must be a number ≥ 0 (0 = off, e.g. 1.0), got {cfg['recon']!r}")
+    if not isinstance(cfg["recon_width"], int) or isinstance(cfg["recon_width"], bool) or cfg["recon_width"] < 0:
+        raise ValueError(f"recon_width: must be an integer ≥ 0 (0 = FastGAN's decoders, e.g. 16 = light ones), got {cfg['recon_width']!r}")
     if cfg["recon"] > 0 and cfg["d_arch"] != "fastgan": raise ValueError("recon: only the fastgan discriminator reconstructs its input; set d_arch=fastgan or recon=0")
     if cfg["proj_size"] not in (32, 64, 128, 224): raise ValueError(f"proj_size: the projected D's input size must be one of 32, 64, 128, 224, got {cfg['proj_size']!r}")
     if cfg["d_arch"] == "resnet" and cfg["d_batch_norm"]:
