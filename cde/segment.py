@@ -319,10 +319,11 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     elif synthetic is not None:
         syn = _pair_folder(synthetic, tr.channels, tr.size)
         if n_synthetic: syn = syn.subset(np.random.default_rng(seed).permutation(len(syn))[:n_synthetic])
-    few_syn = None
+    few_syn = few_data = None
     if few_synthetic is not None and few_synthetic != "auto":  # the few-real-masks arm's own generator: trained on exactly that arm's fields
         if not is_run_dir(few_synthetic): raise FileNotFoundError(f"--few-synthetic: {few_synthetic} is not a pair run directory")
-        want, got = few_fields(tr.sources, few_fraction, few_seed), load_json(Path(few_synthetic)/"data.json")["sources"]["train"]
+        few_data = load_json(Path(few_synthetic)/"data.json")  # read once: its fields here, its pseudo-label record in the results
+        want, got = few_fields(tr.sources, few_fraction, few_seed), few_data["sources"]["train"]
         if sorted(map(str, got)) != [str(f) for f in want]:
             raise ValueError(f"--few-synthetic {few_synthetic}: trained on {len(got)} fields, not the {len(want)} of the few-real-masks arm; "
                              f"train it with --set field_fraction={few_fraction} and the same split and seed")
@@ -332,7 +333,7 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     out = make_run_dir(out)
     if few_synthetic == "auto":  # a lab's case: a generator that saw the arm's masks only (and the other fields' images)
         few_synthetic = train_few_pairs(run, out/"few_pairs", few_fraction, progress=progress)
-        few_syn = generate(few_synthetic, n_synthetic or len(tr), seed)
+        few_syn, few_data = generate(few_synthetic, n_synthetic or len(tr), seed), load_json(Path(few_synthetic)/"data.json")
     torch.set_num_threads(resolve_threads(threads))
     conf = {"command": "validate", "task": "segment", "argv": None if argv is None else list(argv), "profile": prof.name, "segment": cfg,
             "seed": seed, "synthetic": None if synthetic is None else str(synthetic), "n_synthetic": None if syn is None else len(syn),
@@ -345,7 +346,6 @@ def segment_validation(*, out, synthetic=None, dataset=None, data_dir=None, mask
     res = run_segmentation(real, synthetic=syn, cfg=cfg, seeds=tuple(range(seed, seed + cfg["seeds"])), few_fraction=few_fraction,
                            width=cfg["width"], seed=seed, device=get_device(device), progress=progress, few_synthetic=few_syn, arms=arms, few_seed=few_seed)
     res = {**res, "wall_s": round(time.perf_counter() - t0, 1), "provenance": prov}
-    few_data = None if few_syn is None else load_json(Path(few_synthetic)/"data.json")
     if few_data and "pseudo_masks" in few_data:
         status = load_json(Path(few_synthetic)/"status.json")
         res["few_synthetic"] = ("a generator trained on the few fields' pairs and the other training fields' images with masks predicted "
