@@ -94,8 +94,10 @@ def _group_rows(groups, n: int) -> list:
 
 def auroc_interval(s_real, s_fake, real_groups=None, fake_groups=None, n_boot: int = 1000, seed: int = 0,
                    level: float = 0.95) -> dict:
-    "Percentile bootstrap interval of the AUROC of `s_fake` above `s_real`, resampling whole real groups and generated groups (each image its own group unless given), independently."
+    "Percentile bootstrap interval of the AUROC of `s_fake` above `s_real`, resampling whole real groups and generated groups (each image its own group unless given), independently; one real group: its images, and the unit says so."
     rr, rf = _group_rows(real_groups, len(s_real)), _group_rows(fake_groups, len(s_fake))
+    n_rg, one = len(rr), real_groups is not None and len(rr) < 2  # resampling a single group draws the same set every time
+    if one: rr = _group_rows(None, len(s_real))
     s_real, s_fake, rng, vals = np.asarray(s_real, float), np.asarray(s_fake, float), np.random.default_rng(seed), []
     for _ in range(n_boot):
         ir = np.concatenate([rr[j] for j in rng.integers(0, len(rr), len(rr))])
@@ -103,8 +105,9 @@ def auroc_interval(s_real, s_fake, real_groups=None, fake_groups=None, n_boot: i
         vals.append(auroc(s_fake[jf], s_real[ir]))
     lo, hi = np.percentile(vals, [50 * (1 - level), 50 * (1 + level)]) if n_boot else (np.nan, np.nan)
     return {"low": float(lo), "high": float(hi), "level": level, "n_boot": n_boot, "std": float(np.std(vals)) if n_boot else np.nan,
-            "unit": "real source group / generated " + ("image" if fake_groups is None else "group"),
-            "n_real_groups": len(rr), "n_fake_groups": len(rf)}
+            "unit": ("real image (one source group only: the spread between sources is not covered)" if one else "real source group")
+                    + " / generated " + ("image" if fake_groups is None else "group"),
+            "n_real_groups": n_rg, "n_fake_groups": len(rf)}
 
 # %% ../nbs/05a_detect.ipynb #7f2d701c
 INTERPRETATION = ("AUROC of a small CNN trained from scratch on half of each set to tell generated from real crops, scored on the "
