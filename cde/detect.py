@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from .config import get_device
 from .crops import CropSet, to_tensor
+from .metrics import _group_rows, _resample, _unit_name  # the cluster bootstrap's resampling, shared with FID's
 
 # %% auto #0
 __all__ = ['MIN_SIZE', 'MIN_PER_HALF', 'INTERPRETATION', 'DETECTOR_TEXT', 'as_images', 'half_split', 'Detector', 'detector',
@@ -87,27 +88,19 @@ def auroc(pos, neg) -> float:
     r = rankdata(np.concatenate([pos, neg]))
     return float((r[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
-def _group_rows(groups, n: int) -> list:
-    if groups is None: return [np.array([i]) for i in range(n)]
-    inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)[1]
-    return [np.flatnonzero(inv == j) for j in range(inv.max() + 1)]
-
 def auroc_interval(s_real, s_fake, real_groups=None, fake_groups=None, n_boot: int = 1000, seed: int = 0,
                    level: float = 0.95) -> dict:
     "Percentile bootstrap interval of the AUROC of `s_fake` above `s_real`, resampling whole real groups and generated groups (each image its own group unless given), independently; one real group: its images, and the unit says so."
-    rr, rf = _group_rows(real_groups, len(s_real)), _group_rows(fake_groups, len(s_fake))
-    n_rg, one = len(rr), real_groups is not None and len(rr) < 2  # resampling a single group draws the same set every time
-    if one: rr = _group_rows(None, len(s_real))
     s_real, s_fake, rng, vals = np.asarray(s_real, float), np.asarray(s_fake, float), np.random.default_rng(seed), []
+    rr, rf = _group_rows(real_groups, len(s_real)), _group_rows(fake_groups, len(s_fake))  # a single real group: its images
+    count = lambda g, rows, n: len(rows) if rows is not None else (len(np.unique(g)) if g is not None else n)
     for _ in range(n_boot):
-        ir = np.concatenate([rr[j] for j in rng.integers(0, len(rr), len(rr))])
-        jf = np.concatenate([rf[j] for j in rng.integers(0, len(rf), len(rf))])
-        vals.append(auroc(s_fake[jf], s_real[ir]))
+        ir = _resample(rng, len(s_real), rr)
+        vals.append(auroc(s_fake[_resample(rng, len(s_fake), rf)], s_real[ir]))
     lo, hi = np.percentile(vals, [50 * (1 - level), 50 * (1 + level)]) if n_boot else (np.nan, np.nan)
     return {"low": float(lo), "high": float(hi), "level": level, "n_boot": n_boot, "std": float(np.std(vals)) if n_boot else np.nan,
-            "unit": ("real image (one source group only: the spread between sources is not covered)" if one else "real source group")
-                    + " / generated " + ("image" if fake_groups is None else "group"),
-            "n_real_groups": n_rg, "n_fake_groups": len(rf)}
+            "unit": "real " + _unit_name(real_groups, rr, "source group", "image") + " / generated " + _unit_name(fake_groups, rf, "group", "image"),
+            "n_real_groups": count(real_groups, rr, len(s_real)), "n_fake_groups": count(fake_groups, rf, len(s_fake))}
 
 # %% ../nbs/05a_detect.ipynb #7f2d701c
 INTERPRETATION = ("AUROC of a small CNN trained from scratch on half of each set to tell generated from real crops, scored on the "

@@ -280,12 +280,18 @@ def kid_from_features(fa: np.ndarray, fb: np.ndarray, num_subsets: int = 100, ma
 
 # %% ../nbs/05_metrics.ipynb #0124c8b1
 def _group_rows(groups, n: int) -> list | None:
-    "Row indices of each group (groups in sorted order), or None when `groups` is None (each row its own unit)."
+    "Row indices of each group (groups in sorted order), or None (each row its own unit) when `groups` is None or names one group: resampling a single group would draw the same set every time and hide its spread."
     if groups is None: return None
     g = np.asarray(groups)
     if len(g) != n: raise ValueError(f"groups: {len(g)} ids for {n} rows")
     _, inv = np.unique(g, return_inverse=True)
+    if inv.max(initial=0) == 0: return None
     return np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])
+
+def _unit_name(groups, rows: list | None, group: str, row: str) -> str:
+    "The resampling unit in words: `group` when whole groups were resampled, `row` when rows were, flagged when a single group forced it."
+    if rows is not None: return group
+    return row if groups is None else f"{row} (one {group} only: the spread between {group}s is not covered)"
 
 def _resample(rng: np.random.Generator, n: int, rows: list | None) -> np.ndarray:
     "Row indices of one bootstrap resample: n rows drawn with replacement, or as many whole groups as there are groups."
@@ -303,7 +309,7 @@ def bootstrap_fid(fa: np.ndarray, fb: np.ndarray, n_boot: int = 100, seed: int =
     lo, med, hi = np.percentile(vals, [50 * (1 - level), 50, 50 * (1 + level)])
     return {"low": max(0.0, float(est - (med - lo))), "high": float(est + (hi - med)), "level": level, "n_boot": n_boot,
             "std": float(np.std(vals)), "bootstrap_mean": float(np.mean(vals)), "percentile": [float(lo), float(hi)],
-            "unit": unit or ("group" if ra is not None else "row"), "n_groups": len(ra) if ra is not None else len(fa),
+            "unit": _unit_name(groups, ra, unit or "group", "row"), "n_groups": len(ra) if ra is not None else len(fa),
             "unit_b": "group" if rb is not None else "row", "n_groups_b": len(rb) if rb is not None else len(fb)}
 
 # %% ../nbs/05_metrics.ipynb #6c966313

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 import numpy as np
-from .metrics import _group_rows, _resample  # the cluster bootstrap's resampling, shared with FID's
+from .metrics import _group_rows, _resample, _unit_name  # the cluster bootstrap's resampling, shared with FID's
 
 METRICS = ("accuracy", "recall", "precision", "f1", "balanced_accuracy", "auroc", "macro_precision", "macro_recall", "macro_f1")
 
@@ -84,7 +84,7 @@ def seed_mean_metrics(y_true, preds, probas, classes, positive: str = "cancer", 
         lo, hi = np.quantile(b, [alpha / 2, 1 - alpha / 2]) if len(b) else (np.nan, np.nan)
         out[k] = {"value": float(np.mean(vals)), "lo": float(lo), "hi": float(hi),
                   "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0, "per_seed": vals.tolist()}
-    return {**out, "_bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": alpha, "unit": "crop" if groups is None else "source",
+    return {**out, "_bootstrap": {"n_boot": n_boot, "seed": seed, "alpha": alpha, "unit": _unit_name(groups, units, "source", "crop"),
                                   "seeds": len(preds)}}
 
 def bootstrap_metrics(y_true, y_pred, proba, classes, positive: str = "cancer", n_boot: int = 1000, seed: int = 0,
@@ -112,7 +112,7 @@ def paired_difference(y_true, pred_a, pred_b, n_classes: int, metric: str = "bal
     reps = np.asarray(reps, float); reps = reps[np.isfinite(reps)]
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2]) if len(reps) else (np.nan, np.nan)
     return {"value": float(diff(np.arange(len(y)), range(len(a)), range(len(b)))), "lo": float(lo), "hi": float(hi),
-            "n_boot": n_boot, "alpha": alpha, "unit": "crop" if groups is None else "source", "seeds": [len(a), len(b)]}
+            "n_boot": n_boot, "alpha": alpha, "unit": _unit_name(groups, units, "source", "crop"), "seeds": [len(a), len(b)]}
 
 def verdict(d: dict) -> str:
     "'holds' when the difference's interval lies above 0, 'reversed' when below, else 'not shown'."

@@ -120,16 +120,16 @@ def segmentation_scores(model, test, device="cpu") -> dict:
 # %% ../nbs/09_segment.ipynb #5eb00001
 def seed_mean_interval(per_seed, groups=None, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
     "Mean of per-crop scores `per_seed` (seeds × crops) with a percentile bootstrap interval resampling whole `groups` (source fields) and the seeds, and the sd of the seed means."
-    from cde.metrics import _group_rows, _resample
+    from cde.metrics import _group_rows, _resample, _unit_name
     v = np.atleast_2d(np.asarray(per_seed, float)); rng, units = np.random.default_rng(seed), _group_rows(groups, v.shape[1])
     reps = [v[rng.integers(0, len(v), len(v))][:, _resample(rng, v.shape[1], units)].mean() for _ in range(n_boot)]
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return {"value": float(v.mean()), "lo": float(lo), "hi": float(hi), "sd": float(v.mean(1).std(ddof=1)) if len(v) > 1 else 0.0,
-            "seeds": len(v), "n": int(v.shape[1]), "unit": "crop" if groups is None else "source"}
+            "seeds": len(v), "n": int(v.shape[1]), "unit": _unit_name(groups, units, "source", "crop")}
 
 def paired_mean_difference(a, b, groups=None, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict:
     "Mean score of arm `a` minus arm `b` (each seeds × crops, the same test crops) with a paired bootstrap: both on the same resampled fields, seeds resampled per arm."
-    from cde.metrics import _group_rows, _resample
+    from cde.metrics import _group_rows, _resample, _unit_name
     a, b = (np.atleast_2d(np.asarray(x, float)) for x in (a, b))
     rng, units = np.random.default_rng(seed), _group_rows(groups, a.shape[1])
     reps = []
@@ -138,7 +138,7 @@ def paired_mean_difference(a, b, groups=None, n_boot: int = 1000, seed: int = 0,
         reps.append(a[rng.integers(0, len(a), len(a))][:, i].mean() - b[rng.integers(0, len(b), len(b))][:, i].mean())
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return {"value": float(a.mean() - b.mean()), "lo": float(lo), "hi": float(hi), "seeds": [len(a), len(b)],
-            "unit": "crop" if groups is None else "source"}
+            "unit": _unit_name(groups, units, "source", "crop")}
 
 # %% ../nbs/09_segment.ipynb #5eb00003
 SEG_CLAIMS = (("mixed", "trtr", "synthetic pairs improve Dice"),
