@@ -17,7 +17,7 @@ __all__ = ['PROFILES', 'PROFILE_NAMES', 'PROFILE_PARTS', 'RESULT_DIRS', 'SHARED_
            'cpu_bf16_supported', 'cpu_bf16_plan', 'resolve_threads', 'lower_priority', 'Budget', 'Profile',
            'resolve_profile', 'sha256_file', 'atomic_write_bytes', 'save_json', 'load_json', 'portable_path',
            'git_commit', 'cpu_model', 'environment_info', 'make_run_dir', 'numbered_run_dirs', 'next_run_dir',
-           'cache_dir', 'git_state', 'provenance', 'shared_data', 'require_shared']
+           'cache_dir', 'git_state', 'provenance', 'checkout_root', 'shared_data', 'require_shared']
 
 # %% ../nbs/00_config.ipynb #c3656ed1
 def _allowed(xs) -> str:
@@ -295,12 +295,17 @@ def provenance(config: dict, path=None) -> dict:
 # %% ../nbs/00_config.ipynb #ae7bb5d8
 SHARED_FLAG = "shared"  # the nbdev test flag of notebook cells that need the real crop sets
 
+def checkout_root(start=None) -> Path | None:
+    "The nearest folder at or above `start` (default: the working folder) that is a CDE checkout (settings.ini and cde/), or None."
+    start = Path(start or Path.cwd()).resolve()
+    return next((p for p in (start, *start.parents) if (p/"settings.ini").is_file() and (p/"cde").is_dir()), None)
+
 def shared_data(required: bool = True) -> Path | None:
-    "The real crop sets for tests and benchmarks: `$CDE_SHARED_DATA`, else `shared/data` beside the checkout."
+    "The real crop sets for tests and benchmarks: `$CDE_SHARED_DATA`, else `shared/data` beside the checkout (the installed package's, or the one holding the working folder)."
     import cde
-    env = os.environ.get("CDE_SHARED_DATA")
+    env, root = os.environ.get("CDE_SHARED_DATA"), checkout_root()
     cands = [env] if env is not None else [Path(cde.__file__).resolve().parents[2]/"shared"/"data",
-                                           Path.cwd().parent/"shared"/"data", Path.cwd().parent.parent/"shared"/"data"]
+                                           root.parent/"shared"/"data" if root else None]
     for c in cands:
         if c and Path(c).is_dir(): return Path(c)
     if not required: return None
