@@ -200,7 +200,7 @@ MODELS = {
 }
 RECIPE_DEFAULTS = dict(g_arch="dcgan", d_arch="dcgan", r2_gamma=0.0, reg_every=4, ema_kimg=None, ema_rampup=0.05,
                        ada_target=None, ada_interval=4, ada_kimg=500,
-                       lecam=0.0, lecam_decay=0.99, proj_size=64, recon=0.0, recon_width=0)  # the options' values before they existed
+                       lecam=0.0, lecam_decay=0.99, proj_size=64, recon=0.0, recon_width=0, recon_every=1)  # the options' values before they existed
 G_ARCHS = ("dcgan", "resnet", "fastgan")  # fastgan: cde.fastgan
 D_ARCHS = ("dcgan", "resnet", "projected", "fastgan")  # projected: cde.projected (frozen EfficientNet-lite0 features); fastgan: cde.fastgan
 
@@ -302,7 +302,7 @@ def check_recipe(cfg: dict) -> dict:
         if not _num(cfg[k]) or not 0 <= cfg[k] < 1: raise ValueError(f"{k}: Adam's beta must be a number in [0, 1), got {cfg[k]!r}")
     for k in ("r1_gamma", "r2_gamma"):
         if not _num(cfg[k]) or cfg[k] < 0: raise ValueError(f"{k}: must be a number ≥ 0 (0 = off), got {cfg[k]!r}")
-    for k in ("reg_every", "ada_interval"):
+    for k in ("reg_every", "ada_interval", "recon_every"):
         if not isinstance(cfg[k], int) or isinstance(cfg[k], bool) or cfg[k] < 1: raise ValueError(f"{k}: must be an integer ≥ 1, got {cfg[k]!r}")
     if cfg["ema_kimg"] is not None and (not _num(cfg["ema_kimg"]) or cfg["ema_kimg"] < 0):
         raise ValueError(f"ema_kimg: must be a number > 0, or 0 / None for the fixed `ema` decay, got {cfg['ema_kimg']!r}")

@@ -148,11 +148,11 @@ def _separate(cfg) -> bool:
     return cfg["d_batch_norm"] if cfg.get("d_arch", "dcgan") == "dcgan" else True  # resnet: minibatch stddev; projected: batch norm in its heads
 
 def gan_step(G, D, oG, oD, backward, real, z, y, aug, cfg, step: int, autocast=contextlib.nullcontext, lecam_state: tuple | None = None) -> tuple:
-    "One GAN step: G draws a batch from `z`, one D update (the loss, lazy R1 / R2 and LeCam term of `cfg`), one G update. Returns ([loss_G, loss_D, D(real), D(fake)] in fp32, real logits, fake logits)."
+    "One GAN step: G draws a batch from `z`, one D update (the loss, lazy R1 / R2, LeCam and lazy reconstruction terms of `cfg`), one G update. Returns ([loss_G, loss_D, D(real), D(fake)] in fp32, real logits, fake logits)."
     with autocast(): fake = G(z, y)
     r1, r2 = (lazy_weight(cfg[k], step, cfg["reg_every"]) for k in ("r1_gamma", "r2_gamma"))
     loss_d, lr, lf = d_step(D, oD, backward, real, fake, y, aug, cfg["loss"], _separate(cfg), r1, r2, autocast,
-                            cfg.get("lecam", 0.0), lecam_state, cfg.get("recon", 0.0))
+                            cfg.get("lecam", 0.0), lecam_state, lazy_weight(cfg.get("recon", 0.0), step, cfg.get("recon_every", 1)))
     loss_g = g_step(D, oG, backward, real, fake, y, aug, cfg["loss"], autocast)
     return torch.stack([loss_g, loss_d, torch.sigmoid(lr).mean(), torch.sigmoid(lf).mean()]).float(), lr, lf
 
