@@ -6,7 +6,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/"bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/"tools"))
 from results import recorded_git  # the reader tools/readme.py writes the README with
-from quality import parse_variant, scrub  # noqa: E402
+from quality import parse_variant, scrub, report  # noqa: E402
 
 def test_parse_variant_reads_numbers_booleans_and_presets():
     assert parse_variant("cde") == ("cde", {"model": "cde"})
@@ -24,6 +24,24 @@ def test_variant_values_reach_a_checked_config():
     cfg = resolve_config({**over, "dataset": "sample", "profile": "smoke", "device": "cpu"})
     assert cfg["lr_g"] == 2e-4 and cfg["lr_d"] == 4e-4
     with pytest.raises(ValueError, match="lr_g: must be a number > 0"): resolve_config({"dataset": "sample", "lr_g": "fast", "profile": "smoke", "device": "cpu"})
+
+def _row(variant: str, seed: int, fid: float, domain: str = "nuclei", budget: float = 900.0) -> dict:
+    "A hand-made quality row with what `report` reads."
+    m = {"fid": fid, "precision": 0.2, "recall": 0.01, "density": 0.1, "coverage": 0.05, "n_fake": 1000}
+    return {"domain": domain, "variant": variant, "seed": seed, "budget_s": budget, "final": {"ema": m},
+            "floor": {"fid": 22.7, "precision": 0.86, "recall": 0.92}, "n_test": 1201, "n_test_sources": 97,
+            "images_seen": 1000, "train_img_per_s": 10.0, "git": {"commit": "0" * 40, "dirty": False}}
+
+def test_report_divides_each_median_fid_by_the_dcgans_of_its_domain_and_budget():
+    rows = ([_row("dcgan", s, f) for s, f in enumerate((160.0, 390.0, 170.0))] + [_row("cde", s, f) for s, f in enumerate((100.0, 90.0, 120.0))]
+            + [_row("cde", 0, 80.0, "colon")] + [_row("cde", 0, 50.0, budget=7200.0)] + [_row("cde_n2000", 0, 90.0)])
+    rows[-1]["final"]["ema"]["n_fake"] = 2000
+    table = {(c[0].strip("| "), c[1], c[2]): c for c in (l.split(" | ") for l in report({"rows": rows}).splitlines()[2:])}
+    col = report({"rows": rows}).splitlines()[0].split(" | ").index("FID median ÷ DCGAN's")
+    assert table["nuclei", "cde", "900 s"][col] == f"{100 / 170:.2f}" and table["nuclei", "dcgan", "900 s"][col] == "1.00"  # medians: one diverged run does not decide
+    assert table["colon", "cde", "900 s"][col] == "–" and table["nuclei", "cde", "7200 s"][col] == "–"  # no DCGAN there
+    assert table["nuclei", "cde_n2000", "900 s"][col] == "–"  # nor at that n (FID's bias depends on n)
+    assert table["nuclei", "dcgan", "900 s"][col - 1] == "1 of 3"  # the diverged baseline run is counted
 
 def test_scrub_removes_machine_paths(tmp_path):
     row = {"run_dir": str(tmp_path/"runs"/"a"), "cfg": {"data_dir": str(tmp_path/"data"/"nuclei")}}
