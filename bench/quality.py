@@ -194,7 +194,7 @@ def _budget(r: dict) -> str:
     return f"{r['epochs']} ep" if r.get("epochs") else f"{r['budget_s']:g} s"
 
 
-BASELINE = "dcgan"  # the paper-faithful model every variant's median FID is divided by (same domain and budget)
+BASELINE = "dcgan"  # the paper-faithful model every variant's median FID is divided by (same domain, budget and n)
 DIVERGED_FID = 300  # a final FID above this is noise, not cells (the DCGAN's diverged runs score ~390)
 
 
@@ -232,26 +232,31 @@ def report(res: dict) -> str:
 
 
 def figure(res: dict, path: Path):
-    "FID and precision / recall against images seen, one panel column per domain."
+    "FID and precision / recall against images seen, one panel column per domain; one colour per variant and budget, its seeds as lines of that colour."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     doms = sorted({r["domain"] for r in res["rows"] if r["curve"]})
     if not doms: return None
-    fig, ax = plt.subplots(2, len(doms), figsize=(5.5 * len(doms), 7), squeeze=False)
+    fig, ax = plt.subplots(2, len(doms), figsize=(5.5 * len(doms), 8), squeeze=False)
     for j, dom in enumerate(doms):
-        for r in (r for r in res["rows"] if r["domain"] == dom and r["curve"]):
-            x = [c["images_seen"] / 1000 for c in r["curve"]]
-            lbl = f"{r['variant']} s{r['seed']} ({_budget(r)})"
-            l, = ax[0, j].plot(x, [c["fid"] for c in r["curve"]], marker="o", label=lbl)
-            ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", color=l.get_color(), label=f"{lbl} precision")
-            ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ls="--", color=l.get_color())
+        rows = [r for r in res["rows"] if r["domain"] == dom and r["curve"]]
+        keys = list(dict.fromkeys(f"{r['variant']} ({_budget(r)})" for r in rows))
+        colour = {k: plt.get_cmap("tab20")(i % 20) for i, k in enumerate(keys)}
+        for r in rows:
+            k = f"{r['variant']} ({_budget(r)})"; x = [c["images_seen"] / 1000 for c in r["curve"]]
+            ax[0, j].plot(x, [c["fid"] for c in r["curve"]], marker="o", ms=3, lw=1, color=colour[k])
+            ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", ms=3, lw=1, color=colour[k])
+            ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ms=3, lw=1, ls="--", color=colour[k])
+        seeds = {k: sum(f"{r['variant']} ({_budget(r)})" == k for r in rows) for k in keys}
+        for k in keys: ax[1, j].plot([], [], color=colour[k], label=f"{k}, {seeds[k]} seed(s)")
         fl = next(r["floor"] for r in res["rows"] if r["domain"] == dom)
-        ax[0, j].axhline(fl["fid"], color="k", ls=":", label=f"real-vs-real floor {fl['fid']:.1f} (n {fl['n_fake']} / {fl['n_real']}, not the curve's n)")
-        ax[0, j].set(title=f"{dom}: FID of {res['rows'][0]['curve'][0]['n_fake'] if res['rows'][0]['curve'] else ''} samples vs "
-                     f"{fl['n_real']} held-out crops", xlabel="thousands of images seen", ylabel="FID (clean)")
+        ax[0, j].axhline(fl["fid"], color="k", ls=":")
+        ax[1, j].plot([], [], color="k", ls=":", label=f"real-vs-real FID floor {fl['fid']:.1f} (n {fl['n_fake']} / {fl['n_real']}, not the curve's n)")
+        n_snap = rows[0]["curve"][0]["n_fake"]
+        ax[0, j].set(title=f"{dom}: FID of {n_snap} samples vs {fl['n_real']} held-out crops", xlabel="thousands of images seen", ylabel="FID (clean)")
         ax[1, j].set(xlabel="thousands of images seen", ylabel="precision (o) / recall (x, dashed)", ylim=(0, 1))
-        ax[0, j].legend(fontsize=7); ax[1, j].legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+        ax[1, j].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.15))  # below the panels
+    fig.tight_layout(); fig.savefig(path, dpi=110, bbox_inches="tight"); plt.close(fig)
     return path
 
 
