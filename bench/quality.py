@@ -235,20 +235,20 @@ def figure(res: dict, path: Path):
     "FID and precision / recall against images seen, one panel column per domain; one colour per variant and budget, its seeds as lines of that colour."
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from collections import Counter
     doms = sorted({r["domain"] for r in res["rows"] if r["curve"]})
     if not doms: return None
     fig, ax = plt.subplots(2, len(doms), figsize=(5.5 * len(doms), 8), squeeze=False)
     for j, dom in enumerate(doms):
         rows = [r for r in res["rows"] if r["domain"] == dom and r["curve"]]
-        keys = list(dict.fromkeys(f"{r['variant']} ({_budget(r)})" for r in rows))
-        colour = {k: plt.get_cmap("tab20")(i % 20) for i, k in enumerate(keys)}
+        seeds = Counter(f"{r['variant']} ({_budget(r)})" for r in rows)  # variant and budget → runs, in first-seen order
+        colour = {k: plt.get_cmap("tab20")(i % 20) for i, k in enumerate(seeds)}
         for r in rows:
             k = f"{r['variant']} ({_budget(r)})"; x = [c["images_seen"] / 1000 for c in r["curve"]]
             ax[0, j].plot(x, [c["fid"] for c in r["curve"]], marker="o", ms=3, lw=1, color=colour[k])
             ax[1, j].plot(x, [c["precision"] for c in r["curve"]], marker="o", ms=3, lw=1, color=colour[k])
             ax[1, j].plot(x, [c["recall"] for c in r["curve"]], marker="x", ms=3, lw=1, ls="--", color=colour[k])
-        seeds = {k: sum(f"{r['variant']} ({_budget(r)})" == k for r in rows) for k in keys}
-        for k in keys: ax[1, j].plot([], [], color=colour[k], label=f"{k}, {seeds[k]} seed(s)")
+        for k, n in seeds.items(): ax[1, j].plot([], [], color=colour[k], label=f"{k}, {n} seed(s)")
         fl = next(r["floor"] for r in res["rows"] if r["domain"] == dom)
         ax[0, j].axhline(fl["fid"], color="k", ls=":")
         ax[1, j].plot([], [], color="k", ls=":", label=f"real-vs-real FID floor {fl['fid']:.1f} (n {fl['n_fake']} / {fl['n_real']}, not the curve's n)")

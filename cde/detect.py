@@ -93,14 +93,14 @@ def auroc_interval(s_real, s_fake, real_groups=None, fake_groups=None, n_boot: i
     "Percentile bootstrap interval of the AUROC of `s_fake` above `s_real`, resampling whole real groups and generated groups (each image its own group unless given), independently; one real group: its images, and the unit says so."
     s_real, s_fake, rng, vals = np.asarray(s_real, float), np.asarray(s_fake, float), np.random.default_rng(seed), []
     rr, rf = _group_rows(real_groups, len(s_real)), _group_rows(fake_groups, len(s_fake))  # a single real group: its images
-    count = lambda g, rows, n: len(rows) if rows is not None else (len(np.unique(g)) if g is not None else n)
+    units = lambda g, n: len(np.unique(g)) if g is not None else n  # groups named, or images
     for _ in range(n_boot):
         ir = _resample(rng, len(s_real), rr)
         vals.append(auroc(s_fake[_resample(rng, len(s_fake), rf)], s_real[ir]))
     lo, hi = np.percentile(vals, [50 * (1 - level), 50 * (1 + level)]) if n_boot else (np.nan, np.nan)
     return {"low": float(lo), "high": float(hi), "level": level, "n_boot": n_boot, "std": float(np.std(vals)) if n_boot else np.nan,
             "unit": "real " + _unit_name(real_groups, rr, "source group", "image") + " / generated " + _unit_name(fake_groups, rf, "group", "image"),
-            "n_real_groups": count(real_groups, rr, len(s_real)), "n_fake_groups": count(fake_groups, rf, len(s_fake))}
+            "n_real_groups": units(real_groups, len(s_real)), "n_fake_groups": units(fake_groups, len(s_fake))}
 
 # %% ../nbs/05a_detect.ipynb #7f2d701c
 INTERPRETATION = ("AUROC of a small CNN trained from scratch on half of each set to tell generated from real crops, scored on the "
